@@ -1,0 +1,350 @@
+"""SQLAlchemy models: the tables behind `consult/`'s dataclasses, the blob store and the audit chain."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given; Jiayi stores aware UTC times")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a constraint naming convention, so migrations are stable on both backends."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class OrganizationRow(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+
+
+class PractitionerRow(Base):
+    __tablename__ = "practitioners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    department: Mapped[str | None] = mapped_column(String(100))
+    licence_number: Mapped[str | None] = mapped_column(String(40))
+    years_of_practice: Mapped[int] = mapped_column(Integer, default=0)
+    real_name_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified_at: Mapped[datetime | None]
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    display_name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"), unique=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CareTeamRow(Base):
+    __tablename__ = "care_teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    #: Auto-reply and emergency path sent when the team is off duty (used by messaging).
+    off_duty_message: Mapped[str | None] = mapped_column(Text)
+
+
+class TeamMembershipRow(Base):
+    __tablename__ = "team_memberships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("care_teams.id"), index=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    joined_on: Mapped[date] = mapped_column(Date)
+    left_on: Mapped[date | None] = mapped_column(Date)
+
+
+class ResidentRow(Base):
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    sex: Mapped[str] = mapped_column(String(10))
+    birth_date: Mapped[date] = mapped_column(Date)
+    #: The ID number, encrypted (`storage.crypto.FieldProtector`); never stored in clear.
+    id_number_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Keyed HMAC of the ID number, to find a resident by exact ID number.
+    id_number_index: Mapped[str] = mapped_column(String(64), unique=True)
+    id_number_masked: Mapped[str] = mapped_column(String(18))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    address: Mapped[str | None] = mapped_column(String(300))
+    allergies: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tags: Mapped[list[ResidentTagRow]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="ResidentTagRow.tag"
+    )
+    conditions: Mapped[list[ConditionRow]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="ConditionRow.id"
+    )
+
+
+class ResidentTagRow(Base):
+    __tablename__ = "resident_tags"
+    __table_args__ = (UniqueConstraint("resident_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    tag: Mapped[str] = mapped_column(String(40), index=True)
+
+
+class ConditionRow(Base):
+    __tablename__ = "conditions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str | None] = mapped_column(String(20))
+    diagnosed_offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    diagnosed_on: Mapped[date | None] = mapped_column(Date)
+    diagnosed_at: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ProxyBindingRow(Base):
+    __tablename__ = "proxy_bindings"
+    __table_args__ = (UniqueConstraint("proxy_user_id", "resident_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proxy_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(20))
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    #: What proves the relationship (e.g. household register checked at the centre).
+    proof: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class ContractRow(Base):
+    __tablename__ = "contracts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("care_teams.id"), index=True)
+    package: Mapped[str] = mapped_column(String(20))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    unable_reason: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ReferralRow(Base):
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    from_team_id: Mapped[int] = mapped_column(ForeignKey("care_teams.id"), index=True)
+    to_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    to_practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    shared_results: Mapped[list[Any]] = mapped_column(default=list)
+    shared_condition_ids: Mapped[list[Any]] = mapped_column(default=list)
+    specialist_opinion: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FollowUpPlanRow(Base):
+    __tablename__ = "followup_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("care_teams.id"), index=True)
+    condition_id: Mapped[int | None] = mapped_column(ForeignKey("conditions.id"))
+    title: Mapped[str] = mapped_column(String(100))
+    interval_days: Mapped[int] = mapped_column(Integer)
+    start_date: Mapped[date] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FollowUpTaskRow(Base):
+    __tablename__ = "followup_tasks"
+    __table_args__ = (Index("ix_followup_tasks_status_due", "status", "due_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("followup_plans.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    due_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    #: The consult that serves this task (a consult's task is found through here).
+    consult_id: Mapped[int | None] = mapped_column(ForeignKey("consults.id"), index=True)
+    completed_on: Mapped[date | None] = mapped_column(Date)
+
+
+class ConsultRow(Base):
+    __tablename__ = "consults"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(10))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("care_teams.id"), index=True)
+    condition_id: Mapped[int | None] = mapped_column(ForeignKey("conditions.id"))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    scheduled_at: Mapped[datetime | None] = mapped_column(index=True)
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    note: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    next_visit_on: Mapped[date | None] = mapped_column(Date)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    participants: Mapped[list[ConsultParticipantRow]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="ConsultParticipantRow.id"
+    )
+
+
+class ConsultParticipantRow(Base):
+    __tablename__ = "consult_participants"
+    __table_args__ = (UniqueConstraint("consult_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consult_id: Mapped[int] = mapped_column(ForeignKey("consults.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    display_name: Mapped[str] = mapped_column(String(100))
+    joined_at: Mapped[datetime | None]
+    left_at: Mapped[datetime | None]
+
+
+class DataKeyRow(Base):
+    """A data key, wrapped by the master key. Destroying it (crypto-shredding) makes its blobs unreadable."""
+
+    __tablename__ = "data_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(20))
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    destroyed_at: Mapped[datetime | None]
+
+
+class BlobRow(Base):
+    """An encrypted object in the blob store; the bytes live on disk, the facts here."""
+
+    __tablename__ = "blobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("data_keys.id"), index=True)
+    algorithm: Mapped[str] = mapped_column(String(20))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+
+class AuditEventRow(Base):
+    """One audit entry; `hash` covers its fields and the previous entry's hash (FHIR AuditEvent)."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor_username: Mapped[str | None] = mapped_column(String(64))
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    entity_type: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str | None] = mapped_column(String(40))
+    resident_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    outcome: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The single row that serialises appends to the audit chain (locked for the length of a transaction)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    last_hash: Mapped[str] = mapped_column(String(64))
