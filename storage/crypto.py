@@ -112,7 +112,9 @@ class MasterKey:
     def __post_init__(self) -> None:
         cipher = cipher_named(self.cipher_name)
         if len(self.key) < cipher.key_size:
-            raise ValueError(f"master key must be at least {cipher.key_size} bytes for {self.cipher_name}")
+            raise ValueError(
+                f"master key must be at least {cipher.key_size} bytes for {self.cipher_name}"
+            )
 
     @property
     def key_id(self) -> str:

@@ -153,7 +153,9 @@ class ResidentTagRow(Base):
     __table_args__ = (UniqueConstraint("resident_id", "tag"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
     tag: Mapped[str] = mapped_column(String(40), index=True)
 
 
@@ -161,7 +163,9 @@ class ConditionRow(Base):
     __tablename__ = "conditions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(100))
     code: Mapped[str | None] = mapped_column(String(20))
     diagnosed_offline: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -209,7 +213,9 @@ class ReferralRow(Base):
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
     from_team_id: Mapped[int] = mapped_column(ForeignKey("care_teams.id"), index=True)
     to_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
-    to_practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"), index=True)
+    to_practitioner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("practitioners.id"), index=True
+    )
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20))
     shared_results: Mapped[list[Any]] = mapped_column(default=list)
@@ -279,7 +285,9 @@ class ConsultParticipantRow(Base):
     __table_args__ = (UniqueConstraint("consult_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    consult_id: Mapped[int] = mapped_column(ForeignKey("consults.id", ondelete="CASCADE"), index=True)
+    consult_id: Mapped[int] = mapped_column(
+        ForeignKey("consults.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     role: Mapped[str] = mapped_column(String(20))
     display_name: Mapped[str] = mapped_column(String(100))

@@ -1,0 +1,154 @@
+"""Jiayi's one entry point: `python run.py [serve|migrate|demo|create-user|verify-audit] ...`.
+
+It reads settings from the environment, then starts the app or runs a command; nothing more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from consult.roles import Role
+from storage import audit, demo
+from storage.crypto import FieldProtector, derive_key
+from storage.db import create_engine, create_sessionmaker
+from storage.migrate import upgrade
+from storage.models import UserRow
+from storage.passwords import hash_password
+from web.app import create_app
+from web.settings import Settings, SettingsError, from_env
+
+log = logging.getLogger("jiayi")
+
+
+def _protector(settings: Settings) -> FieldProtector:
+    return FieldProtector(
+        encryption_key=derive_key(settings.secret_key, "jiayi field encryption"),
+        index_key=derive_key(settings.secret_key, "jiayi field index"),
+        cipher_name=settings.cipher,
+    )
+
+
+async def migrate(settings: Settings) -> None:
+    """Bring the database schema up to date."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def load_demo(settings: Settings, *, only_if_empty: bool) -> bool:
+    """Load the demo data set; returns whether it was loaded."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            if not await demo.is_empty(session):
+                if only_if_empty:
+                    return False
+                raise SystemExit("the database already has users; demo data goes only into an empty database")
+            today = datetime.now(ZoneInfo(settings.timezone)).date()
+            await demo.load(session, _protector(settings), today, settings.timezone)
+            return True
+    finally:
+        await engine.dispose()
+
+
+async def create_user(settings: Settings, username: str, role: Role, display_name: str, password: str) -> None:
+    """Create an account (practitioner, resident and proxy links are made through the API or by an admin)."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            session.add(UserRow(username=username, password_hash=hash_password(password), role=role.value,
+                                display_name=display_name))
+            await session.flush()
+            await audit.append(session, audit.AuditRecord(action="create", entity_type="user", entity_id=username,
+                                                          detail={"role": role.value, "via": "run.py"}))
+    finally:
+        await engine.dispose()
+
+
+async def verify_audit(settings: Settings) -> int:
+    """Walk the audit chain; exit status 0 when intact, 1 naming the first bad entry."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            report = await audit.verify_chain(session)
+    finally:
+        await engine.dispose()
+    if report.ok:
+        print(f"audit chain intact: {report.checked} entries verified")
+        return 0
+    print(f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem} "
+          f"({report.checked} entries verified before it)")
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run it."""
+    parser = argparse.ArgumentParser(prog="run.py", description="Jiayi (家医) teleconsultation server")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="migrate and serve (the default)")
+    serve.add_argument("--demo", action="store_true",
+                       help="demo mode: a generated secret is kept under the data folder and demo data is "
+                            "loaded into an empty database")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    demo_cmd = sub.add_parser("demo", help="load demo data into an empty database")
+    demo_cmd.add_argument("--demo", action="store_true", default=True, help=argparse.SUPPRESS)
+    user_cmd = sub.add_parser("create-user", help="create an account")
+    user_cmd.add_argument("username")
+    user_cmd.add_argument("--role", required=True, choices=[r.value for r in Role])
+    user_cmd.add_argument("--name", required=True, help="display name (real name for practitioners)")
+    user_cmd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    sub.add_parser("verify-audit", help="check the audit chain; names the first edited, inserted or removed entry")
+    args = parser.parse_args(argv)
+    command = args.command or "serve"
+    logging.basicConfig(level=os.environ.get("JIAYI_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    demo_mode = bool(getattr(args, "demo", False)) or command == "demo"
+    try:
+        settings = from_env(os.environ, demo=demo_mode)
+    except SettingsError as err:
+        print(f"jiayi: {err}", file=sys.stderr)
+        return 2
+
+    if command == "migrate":
+        asyncio.run(migrate(settings))
+        print("database is up to date")
+    elif command == "demo":
+        asyncio.run(migrate(settings))
+        loaded = asyncio.run(load_demo(settings, only_if_empty=False))
+        print("demo data loaded" if loaded else "demo data not loaded")
+    elif command == "create-user":
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+        try:
+            asyncio.run(create_user(settings, args.username, Role(args.role), args.name, password))
+        except ValueError as err:
+            print(f"jiayi: {err}", file=sys.stderr)
+            return 2
+        print(f"user {args.username} created")
+    elif command == "verify-audit":
+        return asyncio.run(verify_audit(settings))
+    else:
+        asyncio.run(migrate(settings))
+        if demo_mode and asyncio.run(load_demo(settings, only_if_empty=True)):
+            log.info("demo data loaded; log in as doctor / %s", demo.DEMO_PASSWORD)
+        host = args.host or settings.host
+        port = args.port or settings.port
+        web.run_app(create_app(settings), host=host, port=port, print=lambda _: None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The application factory: `create_app(settings)` wires storage, the API, pages and metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from storage.blobstore import BlobStore
+from storage.crypto import FieldProtector, MasterKey, derive_key
+from storage.db import create_engine, create_sessionmaker
+from web import audit_trail, consults, contracts, followups, keys, login, referrals, residents, workbench
+from web.api import Api, openapi
+from web.auth import LoginThrottle, TokenIssuer
+from web.errors import error_middleware
+from web.health import OPENAPI, healthz, metrics, metrics_middleware, openapi_json
+from web.metrics import HttpMetrics
+from web.pages import add_routes as add_pages
+from web.pages import security_headers
+from web.settings import Settings
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+#: Every module's operations, in the order the OpenAPI document lists them.
+API = Api(
+    [
+        *login.api.operations,
+        *residents.api.operations,
+        *workbench.api.operations,
+        *consults.api.operations,
+        *followups.api.operations,
+        *referrals.api.operations,
+        *contracts.api.operations,
+        *audit_trail.api.operations,
+    ]
+)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    engine = create_engine(settings.database_url)
+    app[keys.ENGINE] = engine
+    app[keys.SESSIONS] = create_sessionmaker(engine)
+    log.info("database: %s", engine.url.render_as_string(hide_password=True))
+    yield
+    await engine.dispose()
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> web.Application:
+    """A Jiayi application for `settings`; `clock` replaces the wall clock (tests)."""
+    app = web.Application(
+        middlewares=[security_headers, metrics_middleware, error_middleware],
+        client_max_size=settings.max_json_bytes,
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = clock or _utcnow
+    secret = settings.secret_key
+    master = settings.master_key or derive_key(secret, "jiayi blob master key")
+    app[keys.BLOBS] = BlobStore(settings.blob_dir, MasterKey(master, settings.cipher), settings.cipher)
+    app[keys.FIELDS] = FieldProtector(
+        encryption_key=derive_key(secret, "jiayi field encryption"),
+        index_key=derive_key(secret, "jiayi field index"),
+        cipher_name=settings.cipher,
+    )
+    app[keys.TOKENS] = TokenIssuer(derive_key(secret, "jiayi access tokens"), settings.token_ttl_s)
+    app[keys.THROTTLE] = LoginThrottle(settings.login_max_failures, settings.login_window_s)
+    registry = CollectorRegistry()
+    app[keys.METRICS_REGISTRY] = registry
+    app[keys.METRICS] = HttpMetrics(registry)
+    app[OPENAPI] = openapi(API, title="Jiayi (家医) API", version=VERSION)
+    app.cleanup_ctx.append(_database)
+
+    API.register(app)
+    app.router.add_get("/api/openapi.json", openapi_json)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    add_pages(app)
+    return app

@@ -1,0 +1,106 @@
+"""Settings read once from the environment; the app factory receives them, nothing reads os.environ later."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from storage.crypto import CIPHERS
+
+
+class SettingsError(Exception):
+    """The configuration is incomplete or wrong; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a Jiayi node needs to start."""
+
+    database_url: str
+    secret_key: bytes
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    redis_url: str | None = None
+    demo: bool = False
+    master_key: bytes | None = None
+    cipher: str = "AES-256-GCM"
+    token_ttl_s: int = 8 * 3600
+    timezone: str = "Asia/Shanghai"
+    login_max_failures: int = 5
+    login_window_s: int = 900
+    max_json_bytes: int = 64 * 1024
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.secret_key) < 32:
+            raise SettingsError("JIAYI_SECRET_KEY must be at least 32 bytes (e.g. `openssl rand -hex 32`)")
+        if self.cipher not in CIPHERS:
+            raise SettingsError(f"JIAYI_CIPHER must be one of {sorted(CIPHERS)}, got {self.cipher!r}")
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"JIAYI_PORT must be a TCP port, got {self.port!r}")
+
+    @property
+    def blob_dir(self) -> Path:
+        """Where encrypted objects are stored."""
+        return self.data_dir / "blobs"
+
+
+def _demo_secret(data_dir: Path) -> bytes:
+    """A random secret kept in the data folder, so a demo node keeps its tokens and keys across restarts."""
+    path = data_dir / "demo-secret.key"
+    if path.exists():
+        return path.read_bytes()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_bytes(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secret)
+    return secret
+
+
+def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
+    """Build settings from environment variables (see docs/operations.md for each)."""
+    data_dir = Path(env.get("JIAYI_DATA_DIR", "var")).resolve()
+    database_url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'jiayi.db'}"
+    raw_secret = env.get("JIAYI_SECRET_KEY")
+    if raw_secret:
+        secret = raw_secret.encode()
+    elif demo:
+        secret = _demo_secret(data_dir)
+    else:
+        raise SettingsError(
+            "JIAYI_SECRET_KEY is not set. Set it to a random value of at least 32 bytes "
+            "(e.g. `export JIAYI_SECRET_KEY=$(openssl rand -hex 32)`), or start the demo with "
+            "`run.py serve --demo` (what `make run` does)."
+        )
+    master_key = None
+    if raw_master := env.get("JIAYI_MASTER_KEY"):
+        try:
+            master_key = base64.urlsafe_b64decode(raw_master + "=" * (-len(raw_master) % 4))
+        except ValueError as err:
+            raise SettingsError("JIAYI_MASTER_KEY must be base64url of 32 random bytes") from err
+        if len(master_key) != 32:
+            raise SettingsError(f"JIAYI_MASTER_KEY must decode to 32 bytes, got {len(master_key)}")
+    try:
+        port = int(env.get("JIAYI_PORT", "8080"))
+        ttl = int(env.get("JIAYI_TOKEN_TTL", str(8 * 3600)))
+    except ValueError as err:
+        raise SettingsError(f"JIAYI_PORT and JIAYI_TOKEN_TTL must be integers: {err}") from err
+    return Settings(
+        database_url=database_url,
+        secret_key=secret,
+        data_dir=data_dir,
+        host=env.get("JIAYI_HOST", "127.0.0.1"),
+        port=port,
+        redis_url=env.get("REDIS_URL") or None,
+        demo=demo,
+        master_key=master_key,
+        cipher=env.get("JIAYI_CIPHER", "AES-256-GCM"),
+        token_ttl_s=ttl,
+        timezone=env.get("JIAYI_TIMEZONE", "Asia/Shanghai"),
+    )
