@@ -1,0 +1,59 @@
+# Jiayi (家医): `make run` serves the demo, `make test` runs the whole suite. Each sets itself up.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARTIFACTS ?= test-artifacts
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test bench lint format system-deps clean help
+
+help:
+	@echo "make run    - serve the demo on http://127.0.0.1:8080 (SQLite, local encrypted blobs)"
+	@echo "make test   - the whole suite (SQLite, PostgreSQL, Chromium)"
+	@echo "make bench  - benchmarks, with their baselines"
+	@echo "make lint   - ruff and mypy"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed"; exit 1; }
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV) || { \
+		echo "venv is missing: installing python3-venv"; $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+# Chromium drives the browser tests (Playwright talks to Debian's build, never downloads its own);
+# ffmpeg's ffprobe checks recordings.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v ffprobe >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing through apt:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+run: $(STAMP)
+	$(PY) run.py serve --demo
+
+test: $(STAMP) system-deps
+	@mkdir -p $(ARTIFACTS)
+	$(PY) -m pytest -q -p no:cacheprovider --junitxml=$(ARTIFACTS)/junit.xml
+
+bench: $(STAMP)
+	$(PY) bench/api.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) $(ARTIFACTS) .pytest_cache .mypy_cache .ruff_cache
