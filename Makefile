@@ -25,15 +25,16 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 # Chromium drives the browser tests (Playwright talks to Debian's build, never downloads its own);
-# ffmpeg's ffprobe checks recordings.
+# ffmpeg's ffprobe checks recordings; a CJK font lets screenshots show the Chinese pages.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v ffprobe >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing through apt:$$missing"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 run: $(STAMP)

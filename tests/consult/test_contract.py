@@ -7,7 +7,6 @@ from datetime import date, timedelta
 import pytest
 
 from consult.contract import (
-    RENEWAL_WINDOW,
     Contract,
     ContractStatus,
     ServicePackage,
@@ -73,10 +72,6 @@ def test_unable_to_sign_contract_needs_a_reason() -> None:
 
 
 # --- effective status and the renewal window ------------------------------------------------
-
-
-def test_renewal_window_is_thirty_days() -> None:
-    assert timedelta(days=30) == RENEWAL_WINDOW
 
 
 @pytest.mark.parametrize(
