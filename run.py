@@ -15,6 +15,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 
 from consult.roles import Role
 from storage import audit, demo
@@ -134,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
         try:
             asyncio.run(create_user(settings, args.username, Role(args.role), args.name, password))
+        except IntegrityError:
+            print(f"jiayi: user {args.username!r} already exists", file=sys.stderr)
+            return 2
         except ValueError as err:
             print(f"jiayi: {err}", file=sys.stderr)
             return 2

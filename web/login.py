@@ -79,6 +79,7 @@ async def me(ctx: RequestContext) -> schemas.MeOut:
             )
             for b in actor.proxy_bindings
         ],
+        time_zone=ctx.app[keys.SETTINGS].timezone,
     )
 
 

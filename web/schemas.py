@@ -83,6 +83,7 @@ class MeOut(Out):
     team_ids: list[int]
     teams: list[TeamOut]
     proxy_for: list[ProxyForOut]
+    time_zone: str = Field(description="the service's time zone: dates and times are shown on its clock")
 
 
 # --- residents ------------------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""The command line: refusing to start without a secret, the demo server, create-user and verify-audit."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "cli-test-secret-0123456789abcdef0123456789"
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JIAYI_", "DATABASE_URL", "REDIS_URL"))}
+    env["JIAYI_DATA_DIR"] = str(tmp_path / "var")
+    env.update(extra)
+    return env
+
+
+def _run(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_serve_without_secret_refuses_clearly(tmp_path: Path) -> None:
+    result = _run(["serve"], _env(tmp_path))
+    assert result.returncode == 2
+    assert "JIAYI_SECRET_KEY is not set" in result.stderr
+    assert not (tmp_path / "var" / "jiayi.db").exists()
+
+
+def test_short_secret_is_refused(tmp_path: Path) -> None:
+    result = _run(["migrate"], _env(tmp_path, JIAYI_SECRET_KEY="short"))
+    assert result.returncode == 2
+    assert "at least 32 bytes" in result.stderr
+
+
+def test_create_user_then_verify_audit_detects_an_edit(tmp_path: Path) -> None:
+    env = _env(tmp_path, JIAYI_SECRET_KEY=SECRET)
+    assert _run(["demo"], env).returncode == 0
+    created = _run(["create-user", "nurse2", "--role", "nurse", "--name", "钱芳", "--password-stdin"], env,
+                   stdin="a-long-password\n")
+    assert created.returncode == 0, created.stderr
+    duplicate = _run(["create-user", "nurse2", "--role", "nurse", "--name", "x", "--password-stdin"], env,
+                     stdin="a-long-password\n")
+    assert duplicate.returncode == 2
+    assert "already exists" in duplicate.stderr
+    ok = _run(["verify-audit"], env)
+    assert ok.returncode == 0, ok.stdout
+    assert "intact" in ok.stdout
+    db = sqlite3.connect(tmp_path / "var" / "jiayi.db")
+    with db:
+        db.execute("UPDATE audit_events SET actor_username = 'someone-else' WHERE seq = 2")
+    db.close()
+    broken = _run(["verify-audit"], env)
+    assert broken.returncode == 1
+    assert "BROKEN at entry 2" in broken.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_demo_server_starts_on_an_empty_folder_and_logs_in(tmp_path: Path) -> None:
+    """What `make run` does: migrate, load the demo into the empty database, serve."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "run.py", "serve", "--demo", "--port", str(port)], cwd=ROOT,
+                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"server did not start: {proc.stdout.read() if proc.stdout else ''}")
+                time.sleep(0.2)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/auth/login", method="POST",
+            data=b'{"username": "doctor", "password": "jiayi-demo"}', headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            assert resp.status == 200
+        assert (tmp_path / "var" / "demo-secret.key").stat().st_mode & 0o077 == 0
+        assert (tmp_path / "var" / "jiayi.db").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,92 @@
+"""Real Chromium against the real app: the doctor finds a follow-up due; a resident is kept out of
+another resident's record. Screenshots go to test-artifacts/ for a person to look at."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.conftest import NOW, TODAY
+from web.app import create_app
+from web.settings import Settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
+
+ARTIFACTS = Path(os.environ.get("ARTIFACTS", "test-artifacts")).resolve()
+CHROMIUM = os.environ.get("JIAYI_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture
+async def base_url(settings: Settings, aiohttp_server: object) -> str:
+    server: TestServer = await aiohttp_server(create_app(settings, clock=lambda: NOW))  # type: ignore[operator]
+    return str(server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: `make test` installs it (apt-get install chromium)",
+                    pytrace=False)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        await browser.close()
+
+
+async def _login(browser: Browser, base_url: str, username: str, viewport: dict[str, int]) -> Page:
+    context = await browser.new_context(viewport=viewport, locale="zh-CN")  # type: ignore[arg-type]
+    page = await context.new_page()
+    await page.goto(f"{base_url}/login")
+    await page.get_by_test_id("username").fill(username)
+    await page.get_by_test_id("password").fill("jiayi-demo")
+    await page.get_by_test_id("login").click()
+    return page
+
+
+async def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def test_doctor_opens_a_record_and_sees_the_followup_due(browser: Browser, base_url: str) -> None:
+    page = await _login(browser, base_url, "doctor", {"width": 1280, "height": 900})
+    await page.wait_for_url(f"{base_url}/workbench")
+    due = page.get_by_test_id("due-list")
+    await expect(due).to_contain_text("刘德明")
+    await expect(page.get_by_test_id("consult-list")).to_contain_text("吴国强")
+    await _shot(page, "doctor-workbench")
+    await due.get_by_text("刘德明").first.click()
+    await page.wait_for_url(f"{base_url}/residents/*")
+    await expect(page.get_by_test_id("record-name")).to_contain_text("刘德明")
+    task = page.get_by_test_id("due-task").first
+    await expect(task).to_contain_text("高血压随访")
+    # Liu's first task fell due ten days before the run's "today" (plan started 100 days ago, every 90).
+    await expect(task).to_contain_text((TODAY - timedelta(days=10)).isoformat())
+    await _shot(page, "doctor-record")
+    await page.get_by_test_id("lang-switch").click()
+    await expect(page.get_by_test_id("due-task").first).to_contain_text("Overdue")
+    await _shot(page, "doctor-record-en")
+
+
+async def test_resident_cannot_open_another_residents_record(browser: Browser, base_url: str) -> None:
+    page = await _login(browser, base_url, "resident", {"width": 390, "height": 844})
+    await page.wait_for_url(f"{base_url}/home")
+    await expect(page.locator("main")).to_contain_text("刘德明")
+    await expect(page.get_by_test_id("next-followup-date")).to_contain_text((TODAY - timedelta(days=10)).isoformat())
+    await _shot(page, "resident-home-phone")
+    # 赵秀兰 is resident 1 in the demo data; 刘德明 is resident 2.
+    await page.goto(f"{base_url}/residents/1")
+    await expect(page.get_by_test_id("error")).to_be_visible()
+    await expect(page.get_by_test_id("error")).to_contain_text("无权")
+    await expect(page.get_by_text("赵秀兰")).to_have_count(0)
+    await _shot(page, "resident-refused-phone")

@@ -1,0 +1,218 @@
+/**
+ * One resident's record (/residents/{id}): who they are, allergies, conditions with their
+ * offline diagnosis, contract, follow-up plans and due tasks, recent consults, last vitals.
+ * A refusal (403) shows only the refusal: nothing of the record is drawn.
+ */
+
+import {
+  ApiError, api, card, consultKindMode, fill, formatDate, formatDateTime, h, homeFor, joinList,
+  rowList, showError, startPage, statusBadge,
+} from "./app.js";
+import { label, onLanguageChange, t } from "./i18n.js";
+
+/** The record as the API sent it, kept for redrawing in another language. */
+let record = null;
+
+function residentIdFromPath() {
+  const match = /^\/residents\/(\d+)\/?$/.exec(location.pathname);
+  return match ? match[1] : null;
+}
+
+/** A <dl> of [labelKey, value] pairs; pairs without a value are left out. */
+function facts(pairs) {
+  return h("dl", { class: "facts" },
+    pairs
+      .filter(([, value]) => value !== null && value !== undefined && value !== "")
+      .map(([key, value]) => h("div", {}, h("dt", {}, t(key)), h("dd", {}, value))));
+}
+
+function tagList(tags) {
+  return tags.length ? h("ul", { class: "tags" }, tags.map((tag) => h("li", { class: "tag" }, tag))) : null;
+}
+
+function drawHead(resident, contract, access) {
+  const allergies = resident.allergies ?? [];
+  return h("section", { class: "card record-head" },
+    h("h1", { testid: "record-name" }, resident.name),
+    h("p", { class: "lead" },
+      [label("sex", resident.sex),
+       resident.age !== null && resident.age !== undefined
+         ? t("record.age", { age: resident.age }) : null].filter(Boolean).join(" · "),
+      contract || access !== "shared"
+        ? [" ", statusBadge("contract_status", contract?.status ?? "none")]
+        : null),
+    h("p", { class: allergies.length ? "danger-text" : "muted", testid: "allergies" },
+      allergies.length
+        ? `${t("field.allergies")}：${joinList(allergies)}`
+        : t("record.no_allergies")),
+    access === "shared" ? h("p", { class: "note", testid: "shared-note" }, t("record.shared")) : null);
+}
+
+function taskRow(task) {
+  const due = task.status === undefined || task.status === "due";
+  return h("li", { class: task.overdue ? "overdue" : null, testid: "due-task",
+                   "data-overdue": String(Boolean(task.overdue)) },
+    h("div", { class: "row-body" },
+      h("span", { class: "row-main" },
+        h("span", { class: "row-title" }, task.title),
+        h("span", { class: "row-sub" },
+          t("workbench.due_on", { date: formatDate(task.due_date) }), " ",
+          task.overdue ? h("span", { class: "badge badge-danger" }, t("workbench.overdue")) : null,
+          due ? null : h("span", { class: "badge badge-muted" }, label("task_status", task.status))))));
+}
+
+function conditionRow(condition) {
+  const diagnosis = condition.diagnosed_offline
+    ? h("span", { class: "badge badge-ok", testid: "diagnosed-offline" },
+        [t("record.offline"), formatDate(condition.diagnosed_on)].filter(Boolean).join(" "))
+    : h("span", { class: "badge badge-warn" }, t("record.not_offline"));
+  return h("li", { testid: "condition", "data-offline": String(Boolean(condition.diagnosed_offline)) },
+    h("div", { class: "row-body" },
+      h("span", { class: "row-main" },
+        h("span", { class: "row-title" }, condition.name,
+          condition.code ? h("span", { class: "muted" }, ` (${condition.code})`) : null,
+          condition.active === false ? h("span", { class: "badge badge-muted" }, t("record.inactive")) : null),
+        h("span", { class: "row-sub" }, diagnosis),
+        condition.diagnosed_offline && condition.diagnosed_at
+          ? h("span", { class: "row-sub" }, t("record.offline_at", { place: condition.diagnosed_at }))
+          : null)));
+}
+
+function planRow(plan) {
+  return h("li", { testid: "followup-plan" },
+    h("div", { class: "row-body" },
+      h("span", { class: "row-main" },
+        h("span", { class: "row-title" }, plan.title,
+          plan.active === false ? h("span", { class: "badge badge-muted" }, t("record.plan_stopped")) : null),
+        h("span", { class: "row-sub" },
+          t("record.every", { days: plan.interval_days }),
+          plan.start_date
+            ? [" · ", h("span", { class: "nowrap" },
+                        t("record.plan_from", { date: formatDate(plan.start_date) }))]
+            : null))));
+}
+
+function consultRow(consult) {
+  return h("li", { testid: "consult-row" },
+    h("div", { class: "row-body" },
+      h("span", { class: "row-main" },
+        h("span", { class: "row-title" },
+          formatDateTime(consult.scheduled_at ?? consult.started_at) || "—"),
+        h("span", { class: "row-sub" }, consultKindMode(consult), " ",
+          statusBadge("consult_status", consult.status)),
+        consult.reason
+          ? h("span", { class: "row-sub" }, `${t("field.reason")}：${consult.reason}`)
+          : null)));
+}
+
+function drawVitals(vitals) {
+  if (!vitals) return h("p", { class: "muted" }, t("record.vitals_empty"));
+  const has = (value) => value !== null && value !== undefined;
+  const unit = (value, suffix) => (has(value) ? `${value} ${suffix}` : null);
+  const bp = has(vitals.systolic_mmhg) || has(vitals.diastolic_mmhg)
+    ? `${vitals.systolic_mmhg ?? "—"}/${vitals.diastolic_mmhg ?? "—"} mmHg`
+    : null;
+  return facts([
+    ["vitals.blood_pressure", bp],
+    ["vitals.heart_rate", unit(vitals.heart_rate_bpm, t("unit.bpm"))],
+    ["vitals.glucose", unit(vitals.glucose_mmol_l, "mmol/L")],
+    ["vitals.temperature", unit(vitals.temperature_c, "℃")],
+    ["vitals.spo2", has(vitals.spo2_percent) ? `${vitals.spo2_percent}%` : null],
+    ["vitals.weight", unit(vitals.weight_kg, "kg")],
+    ["vitals.taken_at", formatDateTime(vitals.taken_at)],
+  ]);
+}
+
+function drawContract(contract) {
+  if (!contract) return h("p", { class: "muted" }, t("record.contract_none"));
+  return facts([
+    ["field.team", contract.team_name],
+    ["field.package", label("package", contract.package)],
+    ["field.period", `${formatDate(contract.start_date)} — ${formatDate(contract.end_date)}`],
+    ["field.status", statusBadge("contract_status", contract.status)],
+  ]);
+}
+
+function draw() {
+  if (!record) return;
+  const { resident, contract = null, access } = record;
+  const plans = record.followup_plans ?? [];
+  const conditions = record.conditions ?? [];
+  const tasks = [...(record.due_tasks ?? [])].sort((a, b) => a.due_date.localeCompare(b.due_date));
+  // Most recent first.
+  const when = (c) => c.started_at ?? c.scheduled_at ?? "";
+  const consults = [...(record.consults ?? [])].sort((a, b) => when(b).localeCompare(when(a)));
+  const phone = resident.phone ? h("a", { href: `tel:${resident.phone}` }, resident.phone) : null;
+  // A shared view (a specialist's) leaves out what was not shared: an empty part there
+  // means "not shared", so it is not drawn at all rather than claiming "none".
+  const shown = (hasContent) => access !== "shared" || hasContent;
+
+  fill(document.getElementById("record"),
+    drawHead(resident, contract, access),
+    shown(tasks.length)
+      ? h("section", { class: tasks.some((task) => task.overdue) ? "card card-alert" : "card",
+                       testid: "due-tasks" },
+          h("h2", {}, t("record.tasks")),
+          rowList({ testid: "due-task-list", items: tasks, row: taskRow, empty: "record.tasks_empty" }))
+      : null,
+    h("div", { class: "grid grid-2" },
+      h("div", {},
+        card("record.details", "details", facts([
+          ["field.birth_date", formatDate(resident.birth_date)],
+          ["field.id_number", resident.id_number_masked],
+          ["field.phone", phone],
+          ["field.address", resident.address],
+          ["field.tags", tagList(resident.tags ?? [])],
+        ])),
+        shown(conditions.length)
+          ? card("record.conditions", "conditions",
+              rowList({ testid: "condition-list", items: conditions, row: conditionRow,
+                        empty: "record.conditions_empty" }))
+          : null,
+        shown(record.last_vitals) ? card("record.vitals", "vitals", drawVitals(record.last_vitals)) : null),
+      h("div", {},
+        shown(contract) ? card("record.contract", "contract", drawContract(contract)) : null,
+        shown(plans.length)
+          ? card("record.plans", "followup-plans",
+              rowList({ testid: "plan-list", items: plans, row: planRow, empty: "record.plans_empty" }))
+          : null,
+        shown(consults.length)
+          ? card("record.consults", "consults",
+              rowList({ testid: "consult-list", items: consults, row: consultRow,
+                        empty: "record.consults_empty" }))
+          : null)),
+  );
+  document.getElementById("record").hidden = false;
+}
+
+/** After a refusal or a missing record, only a way back home. */
+function drawWayBack(me) {
+  fill(document.getElementById("record"),
+    h("a", { class: "btn btn-secondary", href: homeFor(me.role), testid: "back-home" },
+      t("common.back_home")));
+  document.getElementById("record").hidden = false;
+}
+
+startPage({
+  render: async (me) => {
+    const id = residentIdFromPath();
+    let failure = id ? null : () => t("record.not_found");
+    if (id) {
+      try {
+        record = await api(`/api/residents/${id}`);
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 403) failure = () => t("record.forbidden");
+        else if (err instanceof ApiError && err.status === 404) failure = () => t("record.not_found");
+        else failure = err;
+      }
+    }
+    if (failure) {
+      showError(failure);
+      drawWayBack(me);
+      onLanguageChange(() => drawWayBack(me));
+      return;
+    }
+    onLanguageChange(draw);
+    draw();
+  },
+});
