@@ -72,6 +72,15 @@ def require_practising(actor: Actor) -> Practitioner:
     return require_may_practise(actor.practitioner)
 
 
+def may_practise(actor: Actor) -> bool:
+    """Whether `require_practising` would let the caller act."""
+    try:
+        require_practising(actor)
+    except AccessDenied:
+        return False
+    return True
+
+
 def resident_scope(actor: Actor) -> ResidentScope:
     """Which residents `actor` may find in a listing."""
     match actor.role:
@@ -176,6 +185,8 @@ def may_view_consult(actor: Actor, consult: Consult) -> bool:
     """Whether `actor` may see that the consult exists and its metadata."""
     if actor.role is Role.COMPLIANCE:
         return True
+    if actor.role.is_practitioner and not may_practise(actor):
+        return False
     if is_participant(actor, consult):
         return True
     match actor.role:

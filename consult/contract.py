@@ -101,7 +101,7 @@ def check_can_sign(
     A renewal (or a switch of team) is allowed only for a cycle starting on or after the
     current contract's end date: one active team at a time.
     """
-    if start < today - timedelta(days=1):
+    if start < today:
         raise RuleViolation("a contract cannot start in the past", field="start_date")
     for contract in existing:
         status = effective_status(contract, today)

@@ -78,7 +78,7 @@ async def _task_ids(session: AsyncSession, consult_ids: list[int]) -> dict[int, 
     rows = await session.execute(
         select(FollowUpTaskRow.consult_id, FollowUpTaskRow.id).where(FollowUpTaskRow.consult_id.in_(consult_ids))
     )
-    return {cid: tid for cid, tid in rows.tuples() if cid is not None}
+    return {cid: tid for cid, tid in rows if cid is not None}
 
 
 async def get_row(session: AsyncSession, consult_id: int) -> ConsultRow | None:

@@ -124,4 +124,4 @@ async def due_tasks(
     if team_ids is not None:
         stmt = stmt.where(FollowUpPlanRow.team_id.in_(team_ids))
     rows = await session.execute(stmt)
-    return [(task_of(t), plan_of(p)) for t, p in rows.tuples()]
+    return [(task_of(t), plan_of(p)) for t, p in rows]

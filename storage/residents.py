@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from consult.access import ResidentScope
-from consult.contract import BINDING
+from consult.contract import BINDING, ContractStatus
 from consult.proxy import Relation
 from consult.resident import Condition, Resident, Sex, mask_id_number, normalize_id_number
 from consult.roles import ProxyScope
@@ -70,10 +70,10 @@ async def names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = await session.execute(select(ResidentRow.id, ResidentRow.name).where(ResidentRow.id.in_(ids)))
-    return {rid: name for rid, name in rows.tuples()}
+    return {rid: name for rid, name in rows}
 
 
-def _binding_contract_clause(today: date) -> list[object]:
+def _binding_contract_clause(today: date) -> list[ColumnElement[bool]]:
     return [
         ContractRow.status.in_([s.value for s in BINDING]),
         ContractRow.start_date <= today,
@@ -82,11 +82,19 @@ def _binding_contract_clause(today: date) -> list[object]:
 
 
 async def contracted_team(session: AsyncSession, resident_id: int, today: date) -> int | None:
-    """The team the resident is signed with today, if any."""
-    return await session.scalar(
+    """The team the resident is signed with today, else the team signing them up (pending), else None."""
+    bound = await session.scalar(
         select(ContractRow.team_id)
         .where(ContractRow.resident_id == resident_id, *_binding_contract_clause(today))
         .order_by(ContractRow.start_date.desc())
+        .limit(1)
+    )
+    if bound is not None:
+        return bound
+    return await session.scalar(
+        select(ContractRow.team_id)
+        .where(ContractRow.resident_id == resident_id, ContractRow.status == ContractStatus.PENDING.value)
+        .order_by(ContractRow.id.desc())
         .limit(1)
     )
 
@@ -116,11 +124,12 @@ async def search(
         return ResidentPage([], 0, {})
     visible = []
     if scope.team_ids:
+        # The team sees the residents signed with it, and those it is signing up (pending).
         visible.append(
             exists().where(
                 ContractRow.resident_id == ResidentRow.id,
                 ContractRow.team_id.in_(scope.team_ids),
-                *_binding_contract_clause(today),
+                or_(and_(*_binding_contract_clause(today)), ContractRow.status == ContractStatus.PENDING.value),
             )
         )
     if scope.resident_ids:
@@ -163,7 +172,7 @@ async def search(
             .where(ContractRow.resident_id.in_(ids))
             .order_by(ContractRow.start_date)
         )
-        for rid, status, end in contract_rows.tuples():
+        for rid, status, end in contract_rows:
             statuses[rid] = "expired" if status in BINDING and end <= today else status
     return ResidentPage([resident_of(r) for r in rows], int(total), statuses)
 

@@ -87,7 +87,9 @@ def specialist(
 
 
 def resident(resident_id: int | None = RESIDENT) -> Actor:
-    return Actor(user_id=1, username="wang.xiuying", role=Role.RESIDENT, display_name="王秀英", resident_id=resident_id)
+    return Actor(
+        user_id=1, username="wang.xiuying", role=Role.RESIDENT, display_name="王秀英", resident_id=resident_id
+    )
 
 
 def proxy(*bindings: tuple[int, set[ProxyScope]]) -> Actor:
@@ -213,7 +215,9 @@ def test_practitioner_who_may_not_practise_lists_nobody(actor: Actor, code: str)
 
 
 def test_doctor_account_without_practitioner_record_is_refused() -> None:
-    actor = Actor(user_id=22, username="ghost", role=Role.DOCTOR, display_name="?", team_ids=frozenset({TEAM}))
+    actor = Actor(
+        user_id=22, username="ghost", role=Role.DOCTOR, display_name="?", team_ids=frozenset({TEAM})
+    )
     with pytest.raises(AccessDenied, match="not linked to a practitioner"):
         resident_scope(actor)
 
@@ -391,7 +395,9 @@ def test_proxy_without_consult_scope_is_refused(actor: Actor) -> None:
     assert info.value.code == "scope_missing"
 
 
-@pytest.mark.parametrize("actor", [specialist(), compliance(), admin()], ids=["specialist", "compliance", "admin"])
+@pytest.mark.parametrize(
+    "actor", [specialist(), compliance(), admin()], ids=["specialist", "compliance", "admin"]
+)
 def test_others_may_not_open_a_consult(actor: Actor) -> None:
     with pytest.raises(AccessDenied, match=f"may not open a consult for resident {RESIDENT}"):
         require_may_request_consult(actor, RESIDENT, TEAM, ConsultKind.ADVICE)
@@ -444,7 +450,9 @@ def test_may_view_consult(actor: Actor, the_consult: Consult, allowed: bool) -> 
 def test_participant_may_view_the_consult_they_took_part_in() -> None:
     # The specialist's referral has closed, but they were in the room.
     actor = specialist(referred=frozenset())
-    joined = consult(kind=ConsultKind.REFERRAL, participants=(as_participant(actor, ParticipantRole.SPECIALIST),))
+    joined = consult(
+        kind=ConsultKind.REFERRAL, participants=(as_participant(actor, ParticipantRole.SPECIALIST),)
+    )
     assert may_view_consult(actor, joined) is True
     assert may_view_consult(actor, consult(kind=ConsultKind.REFERRAL)) is False
 
@@ -515,7 +523,9 @@ def test_unverified_team_doctor_may_not_read_the_note() -> None:
 
 def test_unverified_specialist_in_the_room_may_not_read_the_note() -> None:
     actor = specialist(verified=False)
-    joined = consult(kind=ConsultKind.REFERRAL, participants=(as_participant(actor, ParticipantRole.SPECIALIST),))
+    joined = consult(
+        kind=ConsultKind.REFERRAL, participants=(as_participant(actor, ParticipantRole.SPECIALIST),)
+    )
     assert_refused_as_unverified(lambda: may_view_note(actor, joined, reviewing=False))
 
 
@@ -536,12 +546,16 @@ def test_clinician_may_not_write_another_teams_note(team_id: int | None) -> None
 
 def test_referred_specialist_writes_in_the_referral_consult() -> None:
     actor = specialist()
-    assert require_may_write_note(actor, consult(kind=ConsultKind.REFERRAL, team_id=TEAM)) is actor.practitioner
+    assert (
+        require_may_write_note(actor, consult(kind=ConsultKind.REFERRAL, team_id=TEAM)) is actor.practitioner
+    )
 
 
 def test_specialist_in_the_room_writes_even_after_the_referral_closed() -> None:
     actor = specialist(referred=frozenset())
-    joined = consult(kind=ConsultKind.REFERRAL, participants=(as_participant(actor, ParticipantRole.SPECIALIST),))
+    joined = consult(
+        kind=ConsultKind.REFERRAL, participants=(as_participant(actor, ParticipantRole.SPECIALIST),)
+    )
     assert require_may_write_note(actor, joined) is actor.practitioner
 
 
@@ -553,7 +567,9 @@ def test_specialist_in_the_room_writes_even_after_the_referral_closed() -> None:
     ],
     ids=["not a referral consult", "referral not shared with them"],
 )
-def test_specialist_writes_only_in_referral_consults_shared_with_them(actor: Actor, the_consult: Consult) -> None:
+def test_specialist_writes_only_in_referral_consults_shared_with_them(
+    actor: Actor, the_consult: Consult
+) -> None:
     with pytest.raises(AccessDenied, match="only in referral consults shared with them"):
         require_may_write_note(actor, the_consult)
 
@@ -578,7 +594,9 @@ def test_non_practitioners_never_write_the_note(actor: Actor) -> None:
     ],
     ids=["doctor unverified", "nurse unverified", "specialist unverified", "doctor 2y"],
 )
-def test_practitioner_who_may_not_practise_writes_no_note(actor: Actor, the_consult: Consult, code: str) -> None:
+def test_practitioner_who_may_not_practise_writes_no_note(
+    actor: Actor, the_consult: Consult, code: str
+) -> None:
     with pytest.raises(AccessDenied) as info:
         require_may_write_note(actor, the_consult)
     assert info.value.code == code

@@ -12,7 +12,9 @@ from consult.care_team import CareTeam, TeamMembership, TeamRole, current_member
 def _membership(
     practitioner_id: int, joined: date, left: date | None = None, role: TeamRole = TeamRole.DOCTOR
 ) -> TeamMembership:
-    return TeamMembership(team_id=10, practitioner_id=practitioner_id, role=role, joined_on=joined, left_on=left)
+    return TeamMembership(
+        team_id=10, practitioner_id=practitioner_id, role=role, joined_on=joined, left_on=left
+    )
 
 
 @pytest.mark.parametrize(

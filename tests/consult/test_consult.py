@@ -39,7 +39,9 @@ def _condition(*, offline: bool = True, active: bool = True, name: str = "高血
 
 
 def test_follow_up_of_an_offline_diagnosis_stays_a_follow_up() -> None:
-    assert decide_kind(ConsultKind.FOLLOW_UP, _condition(), fall_back_to_advice=False) is ConsultKind.FOLLOW_UP
+    assert (
+        decide_kind(ConsultKind.FOLLOW_UP, _condition(), fall_back_to_advice=False) is ConsultKind.FOLLOW_UP
+    )
 
 
 def test_follow_up_without_offline_diagnosis_is_refused_citing_art_16() -> None:
@@ -78,7 +80,9 @@ def test_fall_back_does_not_downgrade_a_valid_follow_up() -> None:
 
 @pytest.mark.parametrize("kind", [ConsultKind.ADVICE, ConsultKind.REFERRAL])
 @pytest.mark.parametrize("condition", [None, _condition(offline=False)], ids=["none", "undiagnosed"])
-def test_advice_and_referral_need_no_offline_diagnosis(kind: ConsultKind, condition: Condition | None) -> None:
+def test_advice_and_referral_need_no_offline_diagnosis(
+    kind: ConsultKind, condition: Condition | None
+) -> None:
     assert decide_kind(kind, condition, fall_back_to_advice=False) is kind
 
 
@@ -107,7 +111,9 @@ def test_allowed_consult_transitions(current: ConsultStatus, new: ConsultStatus)
     sorted((a, b) for a in ConsultStatus for b in ConsultStatus if (a, b) not in ALLOWED),
 )
 def test_every_other_consult_transition_is_refused(current: ConsultStatus, new: ConsultStatus) -> None:
-    with pytest.raises(RuleViolation, match=f"consult that is {current.value} cannot become {new.value}") as info:
+    with pytest.raises(
+        RuleViolation, match=f"consult that is {current.value} cannot become {new.value}"
+    ) as info:
         check_transition(current, new)
     assert info.value.code == "invalid_transition"
     assert info.value.field == "status"
@@ -164,7 +170,9 @@ def test_vitals_on_the_edge_of_plausible_are_kept(field: str, value: float) -> N
         ("weight_kg", 401, "weight_kg 401 is outside"),
     ],
 )
-def test_implausible_vitals_are_refused_naming_field_and_value(field: str, value: float, message: str) -> None:
+def test_implausible_vitals_are_refused_naming_field_and_value(
+    field: str, value: float, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         Vitals(**{field: value})
 

@@ -148,7 +148,9 @@ def test_overlapping_contract_is_refused_with_contract_overlap() -> None:
 
 def test_overlap_is_refused_also_with_the_same_team() -> None:
     with pytest.raises(Conflict) as info:
-        check_can_sign([_contract(team_id=10)], team_id=10, start=END - timedelta(days=1), today=date(2025, 2, 1))
+        check_can_sign(
+            [_contract(team_id=10)], team_id=10, start=END - timedelta(days=1), today=date(2025, 2, 1)
+        )
     assert info.value.code == "contract_overlap"
 
 

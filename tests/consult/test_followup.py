@@ -16,7 +16,9 @@ from consult.followup import (
 )
 
 
-def _plan(*, interval_days: int = 90, start: date = date(2024, 1, 10), title: str = "高血压随访") -> FollowUpPlan:
+def _plan(
+    *, interval_days: int = 90, start: date = date(2024, 1, 10), title: str = "高血压随访"
+) -> FollowUpPlan:
     return FollowUpPlan(
         id=1,
         resident_id=100,

@@ -12,7 +12,9 @@ from consult.practitioner import Practitioner, PractitionerKind, require_may_pra
 K = PractitionerKind
 
 
-def _practitioner(kind: PractitionerKind = K.DOCTOR, *, verified: bool = True, years: int = 12) -> Practitioner:
+def _practitioner(
+    kind: PractitionerKind = K.DOCTOR, *, verified: bool = True, years: int = 12
+) -> Practitioner:
     return Practitioner(
         id=5,
         name="李建国",
@@ -40,7 +42,9 @@ def test_exactly_three_years_is_enough(kind: PractitionerKind) -> None:
 @pytest.mark.parametrize("kind", [K.DOCTOR, K.SPECIALIST])
 @pytest.mark.parametrize("years", [0, 2])
 def test_doctor_or_specialist_under_three_years_is_refused(kind: PractitionerKind, years: int) -> None:
-    with pytest.raises(AccessDenied, match=f"at least 3 years of practice, this practitioner has {years}") as info:
+    with pytest.raises(
+        AccessDenied, match=f"at least 3 years of practice, this practitioner has {years}"
+    ) as info:
         require_may_practise(_practitioner(kind, years=years))
     assert info.value.code == "practitioner_inexperienced"
 

@@ -67,7 +67,9 @@ def test_allowed_referral_transitions(current: ReferralStatus, new: ReferralStat
     sorted((a, b) for a in R for b in R if (a, b) not in ALLOWED),
 )
 def test_every_other_referral_transition_is_refused(current: ReferralStatus, new: ReferralStatus) -> None:
-    with pytest.raises(RuleViolation, match=f"referral that is {current.value} cannot become {new.value}") as info:
+    with pytest.raises(
+        RuleViolation, match=f"referral that is {current.value} cannot become {new.value}"
+    ) as info:
         check_referral_transition(current, new)
     assert info.value.code == "invalid_transition"
     assert info.value.field == "status"

@@ -104,7 +104,9 @@ def test_mobile_numbers_are_normalised(raw: str, expected: str) -> None:
     assert validate_phone(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["23800138000", "1380013800", "138001380001", "+8613800138000", "021-64041990"])
+@pytest.mark.parametrize(
+    "raw", ["23800138000", "1380013800", "138001380001", "+8613800138000", "021-64041990"]
+)
 def test_non_mobile_numbers_are_refused(raw: str) -> None:
     with pytest.raises(ValueError, match="11-digit mobile number starting with 1"):
         validate_phone(raw)
@@ -166,9 +168,7 @@ def test_resident_without_a_name_is_refused(name: str) -> None:
 
 def test_offline_diagnosis_needs_its_date() -> None:
     with pytest.raises(ValueError, match="diagnosed_on"):
-        Condition(
-            id=1, resident_id=1, name="高血压", code="I10", diagnosed_offline=True, diagnosed_on=None
-        )
+        Condition(id=1, resident_id=1, name="高血压", code="I10", diagnosed_offline=True, diagnosed_on=None)
 
 
 def test_condition_reported_without_offline_diagnosis_needs_no_date() -> None:

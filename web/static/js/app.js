@@ -242,7 +242,10 @@ function clinicParts(value) {
   const when = new Date(text);
   if (Number.isNaN(when.getTime())) return { date: text, time: "" };
   const parts = Object.fromEntries(clinicClock.formatToParts(when).map((p) => [p.type, p.value]));
-  return { date: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` };
+  return {
+    date: `${parts.year}-${parts.month}-${parts.day}`,
+    time: `${parts.hour}:${parts.minute}`,
+  };
 }
 
 /** YYYY-MM-DD, or "" for no value. */
@@ -293,6 +296,25 @@ const STATUS_TONE = {
 export function statusBadge(group, value) {
   const tone = STATUS_TONE[group]?.[value] ?? "info";
   return h("span", { class: `badge badge-${tone}`, "data-status": value }, label(group, value));
+}
+
+/** "女 · 73 岁" for a resident. */
+export function sexAndAge(resident) {
+  const age = resident.age === null || resident.age === undefined
+    ? null
+    : t("record.age", { age: resident.age });
+  return [label("sex", resident.sex), age].filter(Boolean).join(" · ");
+}
+
+/** The chips of a resident's tags, or null when there are none. */
+export function tagList(tags) {
+  if (!tags?.length) return null;
+  return h("span", { class: "tags" }, tags.map((tag) => h("span", { class: "tag" }, tag)));
+}
+
+/** The page of a resident's record. */
+export function recordHref(residentId) {
+  return `/residents/${encodeURIComponent(residentId)}`;
 }
 
 /** "复诊 · 视频" for a consult. */
@@ -416,6 +438,27 @@ export async function startPage({ home = null, render = null, loggedIn = true } 
 /** A card section headed by the text of `titleKey`. */
 export function card(titleKey, testid, ...content) {
   return h("section", { class: "card", testid }, h("h2", {}, t(titleKey)), content);
+}
+
+/**
+ * One <li> of a row list: an optional time column, a bold title, and lines under it (each a
+ * string, node or array of them; empty ones are skipped). With `href` the whole row is one
+ * big link. `overdue` (true/false) paints the row red and sets data-overdue for tests.
+ */
+export function row({ testid, href = null, time = null, title, lines = [], overdue = null }) {
+  const filled = lines.filter((line) => present([line]).some((part) => part !== ""));
+  return h("li", { testid, class: overdue ? "overdue" : null,
+                   "data-overdue": overdue === null ? null : String(Boolean(overdue)) },
+    h(href ? "a" : "div", { class: href ? "row-link" : "row-body", href },
+      time === null ? null : h("span", { class: "row-time" }, time),
+      h("span", { class: "row-main" },
+        h("span", { class: "row-title" }, title),
+        filled.map((line) => h("span", { class: "row-sub" }, line)))));
+}
+
+/** The red "overdue" badge, or null when not overdue. */
+export function overdueBadge(overdue) {
+  return overdue ? h("span", { class: "badge badge-danger" }, t("workbench.overdue")) : null;
 }
 
 /**

@@ -5,8 +5,8 @@
  */
 
 import {
-  api, card, consultKindMode, fill, formatDate, formatDateTime, h, joinList, rowList, showError, startPage,
-  statusBadge,
+  api, card, consultKindMode, fill, formatDate, formatDateTime, h, joinList, overdueBadge,
+  recordHref, row, rowList, showError, startPage, statusBadge,
 } from "./app.js";
 import { label, onLanguageChange, t } from "./i18n.js";
 
@@ -17,64 +17,68 @@ let me = null;
 /** The resident's own record, or null (not loaded, not linked, or refused). */
 let record = null;
 
-const recordHref = (residentId) => `/residents/${encodeURIComponent(residentId)}`;
+const hasResident = (user) => user.resident_id !== null && user.resident_id !== undefined;
 
 function upcomingRow(consult) {
-  return h("li", { testid: "upcoming-consult" },
-    h("div", { class: "row-body" },
-      h("span", { class: "row-main" },
-        h("span", { class: "row-title" }, formatDateTime(consult.scheduled_at) || "—"),
-        h("span", { class: "row-sub" }, consultKindMode(consult), " ",
-          statusBadge("consult_status", consult.status)))));
+  return row({
+    testid: "upcoming-consult",
+    title: formatDateTime(consult.scheduled_at) || "—",
+    lines: [[consultKindMode(consult), " ", statusBadge("consult_status", consult.status)]],
+  });
 }
 
-function drawResident() {
-  const name = record?.resident?.name ?? me.display_name ?? me.username;
-  const parts = [h("h1", {}, t("home.greeting", { name }))];
-  if (me.resident_id === null || me.resident_id === undefined) {
-    parts.push(h("p", { class: "note" }, t("home.no_resident")));
-    return parts;
-  }
-
-  const dueTasks = (record?.due_tasks ?? [])
+function nextFollowUp() {
+  const next = (record?.due_tasks ?? [])
     .filter((task) => task.status === undefined || task.status === "due")
-    .sort((a, b) => a.due_date.localeCompare(b.due_date));
-  const next = dueTasks[0];
-  parts.push(card("home.next_followup", "next-followup",
-    next
-      ? [h("p", { class: "next-date", testid: "next-followup-date" }, formatDate(next.due_date),
-           next.overdue ? h("span", { class: "badge badge-danger" }, t("workbench.overdue")) : null),
-         h("p", {}, next.title)]
-      : h("p", { class: "muted" }, t("home.no_followup"))));
+    .sort((a, b) => a.due_date.localeCompare(b.due_date))[0];
+  if (!next) return h("p", { class: "muted" }, t("home.no_followup"));
+  return [
+    h("p", { class: "next-date", testid: "next-followup-date" },
+      formatDate(next.due_date), overdueBadge(next.overdue)),
+    h("p", {}, next.title),
+  ];
+}
 
+function upcomingConsults() {
   const upcoming = (record?.consults ?? [])
     .filter((consult) => UPCOMING.has(consult.status))
     .sort((a, b) => (a.scheduled_at ?? "").localeCompare(b.scheduled_at ?? ""));
-  parts.push(card("home.upcoming", "upcoming",
-    rowList({ testid: "upcoming-list", items: upcoming, row: upcomingRow, empty: "home.no_upcoming" })));
+  return rowList({ testid: "upcoming-list", items: upcoming, row: upcomingRow,
+                   empty: "home.no_upcoming" });
+}
 
+function team() {
   // The contract names the team that binds the resident; /api/me's teams are the fallback
   // when the record could not be read.
   const contract = record?.contract ?? null;
-  const teamName = contract?.team_name ?? me.teams?.[0]?.name ?? null;
-  parts.push(card("home.team", "team",
-    teamName
-      ? h("p", { class: "lead" }, h("span", { testid: "team-name" }, teamName), " ",
-          contract ? statusBadge("contract_status", contract.status) : null)
-      : h("p", { class: "muted" }, t("home.no_team"))));
+  const name = contract?.team_name ?? me.teams?.[0]?.name ?? null;
+  if (!name) return h("p", { class: "muted" }, t("home.no_team"));
+  return h("p", { class: "lead" }, h("span", { testid: "team-name" }, name), " ",
+    contract ? statusBadge("contract_status", contract.status) : null);
+}
 
-  parts.push(h("a", { class: "btn btn-primary btn-block btn-big", testid: "open-record",
-                      href: recordHref(me.resident_id) }, t("home.open_record")));
-  return parts;
+function drawResident() {
+  const name = record?.resident?.name ?? (me.display_name || me.username);
+  const greeting = h("h1", {}, t("home.greeting", { name }));
+  if (!hasResident(me)) return [greeting, h("p", { class: "note" }, t("home.no_resident"))];
+  return [
+    greeting,
+    card("home.next_followup", "next-followup", nextFollowUp()),
+    card("home.upcoming", "upcoming", upcomingConsults()),
+    card("home.team", "team", team()),
+    h("a", { class: "btn btn-primary btn-block btn-big", testid: "open-record",
+             href: recordHref(me.resident_id) }, t("home.open_record")),
+  ];
 }
 
 function proxyChoice(person) {
   const scopes = joinList((person.scopes ?? []).map((scope) => label("scope", scope)));
-  return h("a", { class: "big-choice", href: recordHref(person.resident_id), testid: "proxy-resident" },
+  const relation = label("relation", person.relation);
+  return h("a", { class: "big-choice", href: recordHref(person.resident_id),
+                  testid: "proxy-resident" },
     h("span", { class: "row-title" }, person.name),
-    person.relation
-      ? h("span", { class: "row-sub" },
-          t("home.proxy_relation", { name: person.name, relation: label("relation", person.relation) }))
+    relation
+      ? h("span", { class: "row-sub" }, t("home.proxy_relation", { name: person.name, relation }))
       : null,
     scopes ? h("span", { class: "row-sub" }, t("home.proxy_scopes", { scopes })) : null);
 }
@@ -86,7 +90,8 @@ function drawProxy() {
     h("h2", {}, t("home.proxy_heading")),
     people.length
       ? [h("p", {}, t("home.proxy_intro")),
-         h("nav", { testid: "proxy-list", "aria-label": t("home.proxy_heading") }, people.map(proxyChoice))]
+         h("nav", { testid: "proxy-list", "aria-label": t("home.proxy_heading") },
+           people.map(proxyChoice))]
       : h("p", { class: "note" }, t("home.proxy_empty")),
   ];
 }
@@ -100,7 +105,7 @@ startPage({
   render: async (user) => {
     me = user;
     onLanguageChange(draw);
-    if (me.role !== "proxy" && me.resident_id !== null && me.resident_id !== undefined) {
+    if (me.role !== "proxy" && hasResident(me)) {
       try {
         record = await api(`/api/residents/${me.resident_id}`);
       } catch (err) {

@@ -6,7 +6,7 @@
 
 import {
   ApiError, api, card, consultKindMode, fill, formatDate, formatDateTime, h, homeFor, joinList,
-  rowList, showError, startPage, statusBadge,
+  overdueBadge, row, rowList, sexAndAge, showError, startPage, statusBadge, tagList,
 } from "./app.js";
 import { label, onLanguageChange, t } from "./i18n.js";
 
@@ -26,83 +26,92 @@ function facts(pairs) {
       .map(([key, value]) => h("div", {}, h("dt", {}, t(key)), h("dd", {}, value))));
 }
 
-function tagList(tags) {
-  return tags.length ? h("ul", { class: "tags" }, tags.map((tag) => h("li", { class: "tag" }, tag))) : null;
-}
-
 function drawHead(resident, contract, access) {
   const allergies = resident.allergies ?? [];
   return h("section", { class: "card record-head" },
     h("h1", { testid: "record-name" }, resident.name),
-    h("p", { class: "lead" },
-      [label("sex", resident.sex),
-       resident.age !== null && resident.age !== undefined
-         ? t("record.age", { age: resident.age }) : null].filter(Boolean).join(" · "),
+    h("p", { class: "lead" }, sexAndAge(resident),
+      // In a shared view a missing contract was withheld, not absent: claim no "not signed".
       contract || access !== "shared"
         ? [" ", statusBadge("contract_status", contract?.status ?? "none")]
         : null),
     h("p", { class: allergies.length ? "danger-text" : "muted", testid: "allergies" },
       allergies.length
-        ? `${t("field.allergies")}：${joinList(allergies)}`
+        ? t("record.allergies", { list: joinList(allergies) })
         : t("record.no_allergies")),
-    access === "shared" ? h("p", { class: "note", testid: "shared-note" }, t("record.shared")) : null);
+    access === "shared"
+      ? h("p", { class: "note", testid: "shared-note" }, t("record.shared"))
+      : null);
 }
 
 function taskRow(task) {
-  const due = task.status === undefined || task.status === "due";
-  return h("li", { class: task.overdue ? "overdue" : null, testid: "due-task",
-                   "data-overdue": String(Boolean(task.overdue)) },
-    h("div", { class: "row-body" },
-      h("span", { class: "row-main" },
-        h("span", { class: "row-title" }, task.title),
-        h("span", { class: "row-sub" },
-          t("workbench.due_on", { date: formatDate(task.due_date) }), " ",
-          task.overdue ? h("span", { class: "badge badge-danger" }, t("workbench.overdue")) : null,
-          due ? null : h("span", { class: "badge badge-muted" }, label("task_status", task.status))))));
+  const stillDue = task.status === undefined || task.status === "due";
+  return row({
+    testid: "due-task",
+    overdue: task.overdue,
+    title: task.title,
+    lines: [[
+      t("workbench.due_on", { date: formatDate(task.due_date) }), " ",
+      overdueBadge(task.overdue),
+      stillDue
+        ? null
+        : h("span", { class: "badge badge-muted" }, label("task_status", task.status)),
+    ]],
+  });
 }
 
 function conditionRow(condition) {
-  const diagnosis = condition.diagnosed_offline
-    ? h("span", { class: "badge badge-ok", testid: "diagnosed-offline" },
-        [t("record.offline"), formatDate(condition.diagnosed_on)].filter(Boolean).join(" "))
-    : h("span", { class: "badge badge-warn" }, t("record.not_offline"));
-  return h("li", { testid: "condition", "data-offline": String(Boolean(condition.diagnosed_offline)) },
-    h("div", { class: "row-body" },
-      h("span", { class: "row-main" },
-        h("span", { class: "row-title" }, condition.name,
-          condition.code ? h("span", { class: "muted" }, ` (${condition.code})`) : null,
-          condition.active === false ? h("span", { class: "badge badge-muted" }, t("record.inactive")) : null),
-        h("span", { class: "row-sub" }, diagnosis),
-        condition.diagnosed_offline && condition.diagnosed_at
-          ? h("span", { class: "row-sub" }, t("record.offline_at", { place: condition.diagnosed_at }))
-          : null)));
+  const offline = condition.diagnosed_offline;
+  return row({
+    testid: "condition",
+    title: [
+      condition.name,
+      condition.code ? h("span", { class: "muted" }, ` (${condition.code})`) : null,
+      condition.active === false
+        ? h("span", { class: "badge badge-muted" }, t("record.inactive"))
+        : null,
+    ],
+    lines: [
+      offline
+        ? h("span", { class: "badge badge-ok", testid: "diagnosed-offline" },
+            [t("record.offline"), formatDate(condition.diagnosed_on)].filter(Boolean).join(" "))
+        : h("span", { class: "badge badge-warn", testid: "not-diagnosed-offline" },
+            t("record.not_offline")),
+      offline && condition.diagnosed_at
+        ? t("record.offline_at", { place: condition.diagnosed_at })
+        : null,
+    ],
+  });
 }
 
 function planRow(plan) {
-  return h("li", { testid: "followup-plan" },
-    h("div", { class: "row-body" },
-      h("span", { class: "row-main" },
-        h("span", { class: "row-title" }, plan.title,
-          plan.active === false ? h("span", { class: "badge badge-muted" }, t("record.plan_stopped")) : null),
-        h("span", { class: "row-sub" },
-          t("record.every", { days: plan.interval_days }),
-          plan.start_date
-            ? [" · ", h("span", { class: "nowrap" },
-                        t("record.plan_from", { date: formatDate(plan.start_date) }))]
-            : null))));
+  return row({
+    testid: "followup-plan",
+    title: [
+      plan.title,
+      plan.active === false
+        ? h("span", { class: "badge badge-muted" }, t("record.plan_stopped"))
+        : null,
+    ],
+    lines: [[
+      t("record.every", { days: plan.interval_days }),
+      plan.start_date
+        ? [" · ", h("span", { class: "nowrap" },
+                    t("record.plan_from", { date: formatDate(plan.start_date) }))]
+        : null,
+    ]],
+  });
 }
 
 function consultRow(consult) {
-  return h("li", { testid: "consult-row" },
-    h("div", { class: "row-body" },
-      h("span", { class: "row-main" },
-        h("span", { class: "row-title" },
-          formatDateTime(consult.scheduled_at ?? consult.started_at) || "—"),
-        h("span", { class: "row-sub" }, consultKindMode(consult), " ",
-          statusBadge("consult_status", consult.status)),
-        consult.reason
-          ? h("span", { class: "row-sub" }, `${t("field.reason")}：${consult.reason}`)
-          : null)));
+  return row({
+    testid: "consult-row",
+    title: formatDateTime(consult.scheduled_at ?? consult.started_at) || "—",
+    lines: [
+      [consultKindMode(consult), " ", statusBadge("consult_status", consult.status)],
+      consult.reason ? t("record.reason", { reason: consult.reason }) : null,
+    ],
+  });
 }
 
 function drawVitals(vitals) {
@@ -153,7 +162,8 @@ function draw() {
       ? h("section", { class: tasks.some((task) => task.overdue) ? "card card-alert" : "card",
                        testid: "due-tasks" },
           h("h2", {}, t("record.tasks")),
-          rowList({ testid: "due-task-list", items: tasks, row: taskRow, empty: "record.tasks_empty" }))
+          rowList({ testid: "due-task-list", items: tasks, row: taskRow,
+                    empty: "record.tasks_empty" }))
       : null,
     h("div", { class: "grid grid-2" },
       h("div", {},
@@ -162,19 +172,22 @@ function draw() {
           ["field.id_number", resident.id_number_masked],
           ["field.phone", phone],
           ["field.address", resident.address],
-          ["field.tags", tagList(resident.tags ?? [])],
+          ["field.tags", tagList(resident.tags)],
         ])),
         shown(conditions.length)
           ? card("record.conditions", "conditions",
               rowList({ testid: "condition-list", items: conditions, row: conditionRow,
                         empty: "record.conditions_empty" }))
           : null,
-        shown(record.last_vitals) ? card("record.vitals", "vitals", drawVitals(record.last_vitals)) : null),
+        shown(record.last_vitals)
+          ? card("record.vitals", "vitals", drawVitals(record.last_vitals))
+          : null),
       h("div", {},
         shown(contract) ? card("record.contract", "contract", drawContract(contract)) : null,
         shown(plans.length)
           ? card("record.plans", "followup-plans",
-              rowList({ testid: "plan-list", items: plans, row: planRow, empty: "record.plans_empty" }))
+              rowList({ testid: "plan-list", items: plans, row: planRow,
+                        empty: "record.plans_empty" }))
           : null,
         shown(consults.length)
           ? card("record.consults", "consults",
@@ -201,8 +214,9 @@ startPage({
       try {
         record = await api(`/api/residents/${id}`);
       } catch (err) {
-        if (err instanceof ApiError && err.status === 403) failure = () => t("record.forbidden");
-        else if (err instanceof ApiError && err.status === 404) failure = () => t("record.not_found");
+        const status = err instanceof ApiError ? err.status : null;
+        if (status === 403) failure = () => t("record.forbidden");
+        else if (status === 404) failure = () => t("record.not_found");
         else failure = err;
       }
     }

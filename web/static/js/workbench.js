@@ -5,10 +5,10 @@
  */
 
 import {
-  api, consultKindMode, fill, formatDate, formatTime, h, joinList, rowList, sectionError, startPage,
-  statusBadge,
+  api, consultKindMode, fill, formatDate, formatTime, h, joinList, overdueBadge, recordHref, row,
+  rowList, sectionError, sexAndAge, startPage, statusBadge, tagList,
 } from "./app.js";
-import { label, onLanguageChange, t } from "./i18n.js";
+import { onLanguageChange, t } from "./i18n.js";
 
 const PAGE_SIZE = 20;
 
@@ -22,47 +22,41 @@ const state = {
 /** The search in flight; a new search aborts it so a slow old answer cannot win. */
 let searchAbort = null;
 
-const recordHref = (residentId) => `/residents/${encodeURIComponent(residentId)}`;
-
 function dueRow(task) {
-  return h("li", { class: task.overdue ? "overdue" : null, testid: "due-task",
-                   "data-overdue": String(Boolean(task.overdue)) },
-    h("a", { class: "row-link", href: recordHref(task.resident_id) },
-      h("span", { class: "row-main" },
-        h("span", { class: "row-title" }, task.resident_name),
-        h("span", { class: "row-sub" }, task.title),
-        h("span", { class: "row-sub" },
-          t("workbench.due_on", { date: formatDate(task.due_date) }), " ",
-          task.overdue ? h("span", { class: "badge badge-danger" }, t("workbench.overdue")) : null))));
+  return row({
+    testid: "due-task",
+    href: recordHref(task.resident_id),
+    overdue: task.overdue,
+    title: task.resident_name,
+    lines: [
+      task.title,
+      [t("workbench.due_on", { date: formatDate(task.due_date) }), " ", overdueBadge(task.overdue)],
+    ],
+  });
 }
 
 function consultRow(consult) {
-  return h("li", { testid: "consult-row" },
-    h("a", { class: "row-link", href: recordHref(consult.resident_id) },
-      h("span", { class: "row-time" }, formatTime(consult.scheduled_at) || "—"),
-      h("span", { class: "row-main" },
-        h("span", { class: "row-title" }, consult.resident_name),
-        h("span", { class: "row-sub" }, consultKindMode(consult), " ",
-          statusBadge("consult_status", consult.status)))));
+  return row({
+    testid: "consult-row",
+    href: recordHref(consult.resident_id),
+    time: formatTime(consult.scheduled_at) || "—",
+    title: consult.resident_name,
+    lines: [[consultKindMode(consult), " ", statusBadge("consult_status", consult.status)]],
+  });
 }
 
 function residentRow(resident) {
-  const facts = [
-    label("sex", resident.sex),
-    resident.age !== null && resident.age !== undefined ? t("record.age", { age: resident.age }) : null,
-    resident.phone,
-  ].filter(Boolean).join(" · ");
-  const conditions = resident.conditions ?? [];
-  const tags = resident.tags ?? [];
-  return h("li", { testid: "resident-row" },
-    h("a", { class: "row-link", href: recordHref(resident.id) },
-      h("span", { class: "row-main" },
-        h("span", { class: "row-title" }, resident.name,
-          statusBadge("contract_status", resident.contract_status ?? "none")),
-        h("span", { class: "row-sub" }, facts),
-        resident.id_number_masked ? h("span", { class: "row-sub" }, resident.id_number_masked) : null,
-        conditions.length ? h("span", { class: "row-sub" }, joinList(conditions)) : null,
-        tags.length ? h("span", { class: "tags" }, tags.map((tag) => h("span", { class: "tag" }, tag))) : null)));
+  return row({
+    testid: "resident-row",
+    href: recordHref(resident.id),
+    title: [resident.name, statusBadge("contract_status", resident.contract_status ?? "none")],
+    lines: [
+      [sexAndAge(resident), resident.phone ? ` · ${resident.phone}` : null],
+      resident.id_number_masked,
+      joinList(resident.conditions ?? []),
+      tagList(resident.tags),
+    ],
+  });
 }
 
 function drawWorkbench() {
@@ -84,8 +78,10 @@ function drawWorkbench() {
 
   // Overdue first, then the soonest due: the order a doctor should work through them.
   const tasks = [...dueTasks].sort((a, b) =>
-    Number(Boolean(b.overdue)) - Number(Boolean(a.overdue)) || a.due_date.localeCompare(b.due_date));
-  fill(due, rowList({ testid: "due-list", items: tasks, row: dueRow, empty: "workbench.due_empty" }));
+    Number(Boolean(b.overdue)) - Number(Boolean(a.overdue))
+    || a.due_date.localeCompare(b.due_date));
+  fill(due, rowList({ testid: "due-list", items: tasks, row: dueRow,
+                      empty: "workbench.due_empty" }));
   dueCount.textContent = `(${tasks.length})`;
 
   // Unscheduled consults (walk-in messages) go last.
