@@ -64,16 +64,31 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> bool:
         await engine.dispose()
 
 
-async def create_user(settings: Settings, username: str, role: Role, display_name: str, password: str) -> None:
+async def create_user(
+    settings: Settings, username: str, role: Role, display_name: str, password: str
+) -> None:
     """Create an account (practitioner, resident and proxy links are made through the API or by an admin)."""
     engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            session.add(UserRow(username=username, password_hash=hash_password(password), role=role.value,
-                                display_name=display_name))
+            session.add(
+                UserRow(
+                    username=username,
+                    password_hash=hash_password(password),
+                    role=role.value,
+                    display_name=display_name,
+                )
+            )
             await session.flush()
-            await audit.append(session, audit.AuditRecord(action="create", entity_type="user", entity_id=username,
-                                                          detail={"role": role.value, "via": "run.py"}))
+            await audit.append(
+                session,
+                audit.AuditRecord(
+                    action="create",
+                    entity_type="user",
+                    entity_id=username,
+                    detail={"role": role.value, "via": "run.py"},
+                ),
+            )
     finally:
         await engine.dispose()
 
@@ -89,8 +104,10 @@ async def verify_audit(settings: Settings) -> int:
     if report.ok:
         print(f"audit chain intact: {report.checked} entries verified")
         return 0
-    print(f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem} "
-          f"({report.checked} entries verified before it)")
+    print(
+        f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem} "
+        f"({report.checked} entries verified before it)"
+    )
     return 1
 
 
@@ -99,9 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run.py", description="Jiayi (家医) teleconsultation server")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="migrate and serve (the default)")
-    serve.add_argument("--demo", action="store_true",
-                       help="demo mode: a generated secret is kept under the data folder and demo data is "
-                            "loaded into an empty database")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="demo mode: a generated secret is kept under the data folder and demo data is "
+        "loaded into an empty database",
+    )
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     sub.add_parser("migrate", help="bring the database schema up to date")
@@ -111,12 +131,18 @@ def main(argv: list[str] | None = None) -> int:
     user_cmd.add_argument("username")
     user_cmd.add_argument("--role", required=True, choices=[r.value for r in Role])
     user_cmd.add_argument("--name", required=True, help="display name (real name for practitioners)")
-    user_cmd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    sub.add_parser("verify-audit", help="check the audit chain; names the first edited, inserted or removed entry")
+    user_cmd.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    sub.add_parser(
+        "verify-audit", help="check the audit chain; names the first edited, inserted or removed entry"
+    )
     args = parser.parse_args(argv)
     command = args.command or "serve"
-    logging.basicConfig(level=os.environ.get("JIAYI_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("JIAYI_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     demo_mode = bool(getattr(args, "demo", False)) or command == "demo"
     try:
         settings = from_env(os.environ, demo=demo_mode)

@@ -125,9 +125,7 @@ def record_access(actor: Actor, resident_id: int, resident_team_id: int | None) 
     return RecordAccess.NONE
 
 
-def require_record_access(
-    actor: Actor, resident_id: int, resident_team_id: int | None
-) -> RecordAccess:
+def require_record_access(actor: Actor, resident_id: int, resident_team_id: int | None) -> RecordAccess:
     """Like `record_access`, but refuse when the answer is none."""
     access = record_access(actor, resident_id, resident_team_id)
     if access is RecordAccess.NONE:

@@ -49,12 +49,10 @@ class ParticipantRole(enum.StrEnum):
 
 _TRANSITIONS: dict[ConsultStatus, frozenset[ConsultStatus]] = {
     ConsultStatus.SCHEDULED: frozenset(
-        {ConsultStatus.WAITING, ConsultStatus.IN_PROGRESS, ConsultStatus.CANCELLED,
-         ConsultStatus.NO_SHOW}
+        {ConsultStatus.WAITING, ConsultStatus.IN_PROGRESS, ConsultStatus.CANCELLED, ConsultStatus.NO_SHOW}
     ),
     ConsultStatus.WAITING: frozenset(
-        {ConsultStatus.IN_PROGRESS, ConsultStatus.CANCELLED, ConsultStatus.NO_SHOW,
-         ConsultStatus.ENDED}
+        {ConsultStatus.IN_PROGRESS, ConsultStatus.CANCELLED, ConsultStatus.NO_SHOW, ConsultStatus.ENDED}
     ),
     ConsultStatus.IN_PROGRESS: frozenset({ConsultStatus.ENDED}),
 }
@@ -106,9 +104,7 @@ class Vitals:
             and self.diastolic_mmhg is not None
             and self.diastolic_mmhg >= self.systolic_mmhg
         ):
-            raise ValueError(
-                f"diastolic {self.diastolic_mmhg} must be below systolic {self.systolic_mmhg}"
-            )
+            raise ValueError(f"diastolic {self.diastolic_mmhg} must be below systolic {self.systolic_mmhg}")
 
 
 @dataclass(frozen=True)
@@ -124,8 +120,7 @@ class VisitNote:
     def is_empty(self) -> bool:
         """True when nothing has been written yet."""
         return not (
-            self.subjective or self.objective or self.assessment or self.plan
-            or self.vitals != Vitals()
+            self.subjective or self.objective or self.assessment or self.plan or self.vitals != Vitals()
         )
 
 

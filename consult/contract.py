@@ -93,9 +93,7 @@ def binding_contract(contracts: Iterable[Contract], today: date) -> Contract | N
     return None
 
 
-def check_can_sign(
-    existing: Iterable[Contract], team_id: int, start: date, today: date
-) -> None:
+def check_can_sign(existing: Iterable[Contract], team_id: int, start: date, today: date) -> None:
     """Refuse a new contract that would overlap one binding the resident to a team.
 
     A renewal (or a switch of team) is allowed only for a cycle starting on or after the
@@ -113,20 +111,20 @@ def check_can_sign(
                 field="start_date",
             )
         if status is ContractStatus.PENDING and contract.team_id == team_id:
-            raise Conflict(
-                "a pending contract with this team already exists", code="contract_pending"
-            )
+            raise Conflict("a pending contract with this team already exists", code="contract_pending")
 
 
 _TRANSITIONS: dict[ContractStatus, frozenset[ContractStatus]] = {
     ContractStatus.PENDING: frozenset(
-        {ContractStatus.ACTIVE, ContractStatus.REFUSED, ContractStatus.CANCELLED,
-         ContractStatus.UNABLE_TO_SIGN}
+        {
+            ContractStatus.ACTIVE,
+            ContractStatus.REFUSED,
+            ContractStatus.CANCELLED,
+            ContractStatus.UNABLE_TO_SIGN,
+        }
     ),
     ContractStatus.ACTIVE: frozenset({ContractStatus.CANCELLED, ContractStatus.UNABLE_TO_SIGN}),
-    ContractStatus.DUE_FOR_RENEWAL: frozenset(
-        {ContractStatus.CANCELLED, ContractStatus.UNABLE_TO_SIGN}
-    ),
+    ContractStatus.DUE_FOR_RENEWAL: frozenset({ContractStatus.CANCELLED, ContractStatus.UNABLE_TO_SIGN}),
 }
 
 
@@ -143,6 +141,7 @@ def check_contract_transition(
         )
     if new is ContractStatus.UNABLE_TO_SIGN and reason is None:
         raise RuleViolation(
-            "marking a resident unable to sign needs a reason", code="reason_required",
+            "marking a resident unable to sign needs a reason",
+            code="reason_required",
             field="unable_reason",
         )

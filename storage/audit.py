@@ -83,18 +83,12 @@ def _record_of(row: AuditEventRow) -> AuditRecord:
     )
 
 
-async def append(
-    session: AsyncSession, record: AuditRecord, at: datetime | None = None
-) -> AuditEventRow:
+async def append(session: AsyncSession, record: AuditRecord, at: datetime | None = None) -> AuditEventRow:
     """Chain `record` onto the audit trail inside the caller's transaction."""
     # Write first: this is what serialises concurrent appenders (see the module docstring).
-    await session.execute(
-        update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq + 1)
-    )
+    await session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq + 1))
     seq, prev_hash = (
-        await session.execute(
-            select(AuditHeadRow.seq, AuditHeadRow.last_hash).where(AuditHeadRow.id == 1)
-        )
+        await session.execute(select(AuditHeadRow.seq, AuditHeadRow.last_hash).where(AuditHeadRow.id == 1))
     ).one()
     at = at or utcnow()
     digest = entry_hash(seq, at, prev_hash, record)
@@ -136,10 +130,7 @@ async def _rows(session: AsyncSession, batch: int = 1000) -> AsyncIterator[Audit
     while True:
         rows = (
             await session.scalars(
-                select(AuditEventRow)
-                .where(AuditEventRow.seq > last)
-                .order_by(AuditEventRow.seq)
-                .limit(batch)
+                select(AuditEventRow).where(AuditEventRow.seq > last).order_by(AuditEventRow.seq).limit(batch)
             )
         ).all()
         if not rows:
@@ -175,9 +166,7 @@ async def verify_chain(session: AsyncSession) -> ChainReport:
         checked += 1
         expected_seq, prev_hash = row.seq + 1, row.hash
     head_seq, head_hash = (
-        await session.execute(
-            select(AuditHeadRow.seq, AuditHeadRow.last_hash).where(AuditHeadRow.id == 1)
-        )
+        await session.execute(select(AuditHeadRow.seq, AuditHeadRow.last_hash).where(AuditHeadRow.id == 1))
     ).one()
     if head_seq != expected_seq - 1 or head_hash != prev_hash:
         return ChainReport(

@@ -17,8 +17,8 @@ from consult.consult import (
     ConsultStatus,
     Participant,
     ParticipantRole,
-    Vitals,
     VisitNote,
+    Vitals,
 )
 from storage.models import ConsultParticipantRow, ConsultRow, FollowUpTaskRow
 
@@ -68,7 +68,7 @@ def consult_of(row: ConsultRow, followup_task_id: int | None = None) -> Consult:
     )
 
 
-def _loaded(stmt: Select[tuple[ConsultRow]]) -> Select[tuple[ConsultRow]]:
+def _loaded(stmt: Select[ConsultRow]) -> Select[ConsultRow]:
     return stmt.options(selectinload(ConsultRow.participants))
 
 
@@ -76,7 +76,9 @@ async def _task_ids(session: AsyncSession, consult_ids: list[int]) -> dict[int, 
     if not consult_ids:
         return {}
     rows = await session.execute(
-        select(FollowUpTaskRow.consult_id, FollowUpTaskRow.id).where(FollowUpTaskRow.consult_id.in_(consult_ids))
+        select(FollowUpTaskRow.consult_id, FollowUpTaskRow.id).where(
+            FollowUpTaskRow.consult_id.in_(consult_ids)
+        )
     )
     return {cid: tid for cid, tid in rows if cid is not None}
 
@@ -112,9 +114,7 @@ async def listing(
     if team_ids is not None:
         stmt = stmt.where(ConsultRow.team_id.in_(team_ids))
     if participant_user_id is not None:
-        stmt = stmt.where(
-            ConsultRow.participants.any(ConsultParticipantRow.user_id == participant_user_id)
-        )
+        stmt = stmt.where(ConsultRow.participants.any(ConsultParticipantRow.user_id == participant_user_id))
     if statuses is not None:
         stmt = stmt.where(ConsultRow.status.in_([s.value for s in statuses]))
     if scheduled_from is not None:

@@ -97,9 +97,9 @@ def cipher_named(name: str) -> Aead:
 
 def derive_key(secret: bytes, label: str, length: int = 32) -> bytes:
     """A key for one purpose (`label`) derived from the deployment secret with HKDF-SHA256."""
-    return HKDF(
-        algorithm=hashes.SHA256(), length=length, salt=b"jiayi-v1", info=label.encode()
-    ).derive(secret)
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=b"jiayi-v1", info=label.encode()).derive(
+        secret
+    )
 
 
 @dataclass(frozen=True)
@@ -112,13 +112,11 @@ class MasterKey:
     def __post_init__(self) -> None:
         cipher = cipher_named(self.cipher_name)
         if len(self.key) < cipher.key_size:
-            raise ValueError(
-                f"master key must be at least {cipher.key_size} bytes for {self.cipher_name}"
-            )
+            raise ValueError(f"master key must be at least {cipher.key_size} bytes for {self.cipher_name}")
 
     @property
     def key_id(self) -> str:
-        """A short fingerprint stored beside every wrapped key, to find the right master key after rotation."""
+        """A short fingerprint stored with every wrapped key, to find the right master key after rotation."""
         return hashlib.sha256(b"jiayi-master-key-id" + self.key).hexdigest()[:16]
 
     def _kek(self) -> bytes:

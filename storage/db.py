@@ -44,9 +44,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine for `url` with the settings each backend needs."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30}, pool_pre_ping=False
-        )
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, pool_pre_ping=False)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)

@@ -69,7 +69,9 @@ async def add_plan(
 
 async def add_task(session: AsyncSession, plan: FollowUpPlan, due: date) -> FollowUpTask:
     """Store the plan's next task."""
-    row = FollowUpTaskRow(plan_id=plan.id, resident_id=plan.resident_id, due_date=due, status=TaskStatus.DUE.value)
+    row = FollowUpTaskRow(
+        plan_id=plan.id, resident_id=plan.resident_id, due_date=due, status=TaskStatus.DUE.value
+    )
     session.add(row)
     await session.flush()
     return task_of(row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -61,7 +61,11 @@ class Base(DeclarativeBase):
     """Declarative base with a constraint naming convention, so migrations are stable on both backends."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class OrganizationRow(Base):
@@ -153,9 +157,7 @@ class ResidentTagRow(Base):
     __table_args__ = (UniqueConstraint("resident_id", "tag"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    resident_id: Mapped[int] = mapped_column(
-        ForeignKey("residents.id", ondelete="CASCADE"), index=True
-    )
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
     tag: Mapped[str] = mapped_column(String(40), index=True)
 
 
@@ -163,9 +165,7 @@ class ConditionRow(Base):
     __tablename__ = "conditions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    resident_id: Mapped[int] = mapped_column(
-        ForeignKey("residents.id", ondelete="CASCADE"), index=True
-    )
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     code: Mapped[str | None] = mapped_column(String(20))
     diagnosed_offline: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -213,9 +213,7 @@ class ReferralRow(Base):
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
     from_team_id: Mapped[int] = mapped_column(ForeignKey("care_teams.id"), index=True)
     to_organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
-    to_practitioner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("practitioners.id"), index=True
-    )
+    to_practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"), index=True)
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20))
     shared_results: Mapped[list[Any]] = mapped_column(default=list)
@@ -285,9 +283,7 @@ class ConsultParticipantRow(Base):
     __table_args__ = (UniqueConstraint("consult_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    consult_id: Mapped[int] = mapped_column(
-        ForeignKey("consults.id", ondelete="CASCADE"), index=True
-    )
+    consult_id: Mapped[int] = mapped_column(ForeignKey("consults.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     role: Mapped[str] = mapped_column(String(20))
     display_name: Mapped[str] = mapped_column(String(100))

@@ -76,7 +76,8 @@ async def listing(
         stmt = stmt.where(
             or_(
                 ReferralRow.to_practitioner_id == practitioner_id,
-                (ReferralRow.to_practitioner_id.is_(None)) & (ReferralRow.to_organization_id == organization_id),
+                (ReferralRow.to_practitioner_id.is_(None))
+                & (ReferralRow.to_organization_id == organization_id),
             )
         )
     if resident_id is not None:

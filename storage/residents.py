@@ -55,7 +55,7 @@ def resident_of(row: ResidentRow) -> Resident:
     )
 
 
-def _with_children(stmt: Select[tuple[ResidentRow]]) -> Select[tuple[ResidentRow]]:
+def _with_children(stmt: Select[ResidentRow]) -> Select[ResidentRow]:
     return stmt.options(selectinload(ResidentRow.tags), selectinload(ResidentRow.conditions))
 
 
@@ -122,14 +122,16 @@ async def search(
     """Residents within `scope`, matching `q` (name, exact ID number, phone) and `tag`, by name."""
     if scope.is_empty:
         return ResidentPage([], 0, {})
-    visible = []
+    visible: list[ColumnElement[bool]] = []
     if scope.team_ids:
         # The team sees the residents signed with it, and those it is signing up (pending).
         visible.append(
             exists().where(
                 ContractRow.resident_id == ResidentRow.id,
                 ContractRow.team_id.in_(scope.team_ids),
-                or_(and_(*_binding_contract_clause(today)), ContractRow.status == ContractStatus.PENDING.value),
+                or_(
+                    and_(*_binding_contract_clause(today)), ContractRow.status == ContractStatus.PENDING.value
+                ),
             )
         )
     if scope.resident_ids:
@@ -142,10 +144,13 @@ async def search(
                 CareTeamRow.organization_id == scope.all_in_organization,
             )
         )
-    where: list[object] = [or_(*visible)]
+    where: list[ColumnElement[bool]] = [or_(*visible)]
     if q:
         q = q.strip()
-        matches = [ResidentRow.name.contains(q, autoescape=True), ResidentRow.phone.startswith(q, autoescape=True)]
+        matches = [
+            ResidentRow.name.contains(q, autoescape=True),
+            ResidentRow.phone.startswith(q, autoescape=True),
+        ]
         try:
             matches.append(ResidentRow.id_number_index == protector.index(normalize_id_number(q)))
         except ValueError:

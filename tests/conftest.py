@@ -44,7 +44,9 @@ T = TypeVar("T")
 
 def protector() -> FieldProtector:
     """The field protector the test apps derive from SECRET."""
-    return FieldProtector(derive_key(SECRET, "jiayi field encryption"), derive_key(SECRET, "jiayi field index"))
+    return FieldProtector(
+        derive_key(SECRET, "jiayi field encryption"), derive_key(SECRET, "jiayi field index")
+    )
 
 
 async def _load_template(url: str) -> None:
@@ -68,7 +70,8 @@ async def _pg_admin(sql: str) -> None:
     except (OSError, asyncpg.PostgresError) as err:
         pytest.fail(
             f"PostgreSQL is not reachable at {PG_DSN} ({err}). It runs on every developer's and CI's "
-            "machine; start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+            "machine; start it with: "
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
             pytrace=False,
         )
     try:
@@ -133,7 +136,9 @@ async def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: P
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings for a test node on this test's database."""
-    return Settings(database_url=database_url, secret_key=SECRET, data_dir=tmp_path / "var", timezone=TIMEZONE)
+    return Settings(
+        database_url=database_url, secret_key=SECRET, data_dir=tmp_path / "var", timezone=TIMEZONE
+    )
 
 
 @pytest.fixture

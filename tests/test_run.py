@@ -25,8 +25,15 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def _run(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "run.py", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_serve_without_secret_refuses_clearly(tmp_path: Path) -> None:
@@ -45,11 +52,17 @@ def test_short_secret_is_refused(tmp_path: Path) -> None:
 def test_create_user_then_verify_audit_detects_an_edit(tmp_path: Path) -> None:
     env = _env(tmp_path, JIAYI_SECRET_KEY=SECRET)
     assert _run(["demo"], env).returncode == 0
-    created = _run(["create-user", "nurse2", "--role", "nurse", "--name", "钱芳", "--password-stdin"], env,
-                   stdin="a-long-password\n")
+    created = _run(
+        ["create-user", "nurse2", "--role", "nurse", "--name", "钱芳", "--password-stdin"],
+        env,
+        stdin="a-long-password\n",
+    )
     assert created.returncode == 0, created.stderr
-    duplicate = _run(["create-user", "nurse2", "--role", "nurse", "--name", "x", "--password-stdin"], env,
-                     stdin="a-long-password\n")
+    duplicate = _run(
+        ["create-user", "nurse2", "--role", "nurse", "--name", "x", "--password-stdin"],
+        env,
+        stdin="a-long-password\n",
+    )
     assert duplicate.returncode == 2
     assert "already exists" in duplicate.stderr
     ok = _run(["verify-audit"], env)
@@ -73,8 +86,14 @@ def _free_port() -> int:
 def test_demo_server_starts_on_an_empty_folder_and_logs_in(tmp_path: Path) -> None:
     """What `make run` does: migrate, load the demo into the empty database, serve."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "run.py", "serve", "--demo", "--port", str(port)], cwd=ROOT,
-                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "run.py", "serve", "--demo", "--port", str(port)],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -87,8 +106,11 @@ def test_demo_server_starts_on_an_empty_folder_and_logs_in(tmp_path: Path) -> No
                     pytest.fail(f"server did not start: {proc.stdout.read() if proc.stdout else ''}")
                 time.sleep(0.2)
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/auth/login", method="POST",
-            data=b'{"username": "doctor", "password": "jiayi-demo"}', headers={"Content-Type": "application/json"})
+            f"http://127.0.0.1:{port}/api/auth/login",
+            method="POST",
+            data=b'{"username": "doctor", "password": "jiayi-demo"}',
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=5) as resp:
             assert resp.status == 200
         assert (tmp_path / "var" / "demo-secret.key").stat().st_mode & 0o077 == 0

@@ -79,8 +79,17 @@ class RequestContext:
         """Append an audit entry in this request's transaction."""
         await audit.append(
             self.session,
-            audit_record(self.request, self.actor, action, entity_type, entity_id, resident_id,
-                         outcome, purpose, detail),
+            audit_record(
+                self.request,
+                self.actor,
+                action,
+                entity_type,
+                entity_id,
+                resident_id,
+                outcome,
+                purpose,
+                detail,
+            ),
             at=self.now,
         )
 
@@ -218,8 +227,12 @@ def _authenticate(request: web.Request) -> int:
     scheme, _, token = header.partition(" ")
     challenge = {"WWW-Authenticate": 'Bearer realm="jiayi"'}
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "send `Authorization: Bearer <token>` from /api/auth/login",
-                       code="not_authenticated", headers=challenge)
+        raise ApiError(
+            401,
+            "send `Authorization: Bearer <token>` from /api/auth/login",
+            code="not_authenticated",
+            headers=challenge,
+        )
     try:
         claims = request.app[keys.TOKENS].check(token.strip(), now=request.app[keys.CLOCK]().timestamp())
     except InvalidToken as err:
@@ -234,8 +247,9 @@ def _parse(model: type[BaseModel], data: Any, where: str) -> BaseModel:
         errors = validation_errors(err)
         if where == "query":
             errors = [{"field": f"query.{e['field']}", "message": e["message"]} for e in errors]
-        raise ApiError(422, f"the {where} is not valid: see errors", code="validation_failed",
-                       errors=errors) from err
+        raise ApiError(
+            422, f"the {where} is not valid: see errors", code="validation_failed", errors=errors
+        ) from err
 
 
 async def _read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
@@ -260,8 +274,17 @@ async def _audit_denied(
     """Refused access is traced too, in its own transaction (the request's was rolled back)."""
     raw = request.match_info.get("resident_id", "")
     resident_id = int(raw) if raw.isdigit() else None
-    record = audit_record(request, actor, op.operation_id, op.tag, request.path, resident_id,
-                          "denied", None, {"code": err.code, "reason": err.message})
+    record = audit_record(
+        request,
+        actor,
+        op.operation_id,
+        op.tag,
+        request.path,
+        resident_id,
+        "denied",
+        None,
+        {"code": err.code, "reason": err.message},
+    )
     await audit_separately(request.app, record, now)
 
 
@@ -310,7 +333,9 @@ def openapi(api: Api, *, title: str, version: str) -> dict[str, Any]:
         if op.body is not None:
             item["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}
+                },
             }
         ok: dict[str, Any] = {"description": "OK"}
         if op.response is not None:
@@ -319,7 +344,9 @@ def openapi(api: Api, *, title: str, version: str) -> dict[str, Any]:
             }
         item["responses"][str(op.status)] = ok
         problem_ref = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-        codes = set(op.errors) | ({401, 403} if op.auth else set()) | ({400, 413, 415, 422} if op.body else set())
+        codes = (
+            set(op.errors) | ({401, 403} if op.auth else set()) | ({400, 413, 415, 422} if op.body else set())
+        )
         if op.query is not None or _PATH_PARAM.search(op.path):
             codes |= {404, 422}
         for code in sorted(codes):

@@ -13,8 +13,14 @@ from web.api import Api, RequestContext
 api = Api()
 
 
-@api.operation("GET", "/api/audit", summary="Query the audit trail", tag="audit",
-               query=schemas.AuditQuery, response=schemas.AuditPageOut)
+@api.operation(
+    "GET",
+    "/api/audit",
+    summary="Query the audit trail",
+    tag="audit",
+    query=schemas.AuditQuery,
+    response=schemas.AuditPageOut,
+)
 async def list_audit(ctx: RequestContext) -> schemas.AuditPageOut:
     """Who did what to which record, newest first. Reading the trail is itself audited."""
     if ctx.me.role not in (Role.COMPLIANCE, Role.ADMIN):
@@ -29,14 +35,26 @@ async def list_audit(ctx: RequestContext) -> schemas.AuditPageOut:
         where.append(AuditEventRow.action == query.action)
     total = await ctx.session.scalar(select(func.count()).select_from(AuditEventRow).where(*where)) or 0
     rows = await ctx.session.scalars(
-        select(AuditEventRow).where(*where).order_by(AuditEventRow.seq.desc())
-        .offset((query.page - 1) * query.page_size).limit(query.page_size)
+        select(AuditEventRow)
+        .where(*where)
+        .order_by(AuditEventRow.seq.desc())
+        .offset((query.page - 1) * query.page_size)
+        .limit(query.page_size)
     )
     items = [
         schemas.AuditEventOut(
-            seq=r.seq, at=r.at, actor_username=r.actor_username, actor_role=r.actor_role, action=r.action,
-            entity_type=r.entity_type, entity_id=r.entity_id, resident_id=r.resident_id, outcome=r.outcome,
-            purpose=r.purpose, detail=r.detail, hash=r.hash,
+            seq=r.seq,
+            at=r.at,
+            actor_username=r.actor_username,
+            actor_role=r.actor_role,
+            action=r.action,
+            entity_type=r.entity_type,
+            entity_id=r.entity_id,
+            resident_id=r.resident_id,
+            outcome=r.outcome,
+            purpose=r.purpose,
+            detail=r.detail,
+            hash=r.hash,
         )
         for r in rows
     ]

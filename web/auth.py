@@ -37,7 +37,13 @@ class TokenIssuer:
     def issue(self, user_id: int, role: str, now: float | None = None) -> str:
         """A token for `user_id` valid for `ttl_s` seconds from `now`."""
         issued = int(now if now is not None else time.time())
-        payload = {"iss": ISSUER, "sub": str(user_id), "role": role, "iat": issued, "exp": issued + self.ttl_s}
+        payload = {
+            "iss": ISSUER,
+            "sub": str(user_id),
+            "role": role,
+            "iat": issued,
+            "exp": issued + self.ttl_s,
+        }
         return jwt.encode(payload, self._key, algorithm="HS256")
 
     def check(self, token: str, now: float | None = None) -> TokenClaims:

@@ -23,8 +23,8 @@ from consult.consult import (
     ConsultStatus,
     Participant,
     ParticipantRole,
-    Vitals,
     VisitNote,
+    Vitals,
     check_transition,
     decide_kind,
 )
@@ -49,8 +49,16 @@ async def _load(ctx: RequestContext) -> tuple[int, ConsultRow]:
     return consult_id, row
 
 
-@api.operation("POST", "/api/consults", summary="Create or schedule a consult", tag="consults",
-               body=schemas.ConsultCreateIn, response=schemas.ConsultOut, status=201, errors=(404, 409))
+@api.operation(
+    "POST",
+    "/api/consults",
+    summary="Create or schedule a consult",
+    tag="consults",
+    body=schemas.ConsultCreateIn,
+    response=schemas.ConsultOut,
+    status=201,
+    errors=(404, 409),
+)
 async def create_consult(ctx: RequestContext) -> schemas.ConsultOut:
     """Open a consult for a resident, now (on demand) or at `scheduled_at`.
 
@@ -70,20 +78,29 @@ async def create_consult(ctx: RequestContext) -> schemas.ConsultOut:
     if body.condition_id is not None:
         condition = next((c for c in resident.conditions if c.id == body.condition_id), None)
         if condition is None:
-            raise RuleViolation(f"condition {body.condition_id} is not one of this resident's",
-                                code="unknown_condition", field="condition_id")
+            raise RuleViolation(
+                f"condition {body.condition_id} is not one of this resident's",
+                code="unknown_condition",
+                field="condition_id",
+            )
     kind = decide_kind(body.kind, condition, fall_back_to_advice=body.fall_back_to_advice)
 
     participants = [Participant(actor.user_id, participant_role_for(actor), actor.display_name)]
     referral_id = None
     if kind is ConsultKind.REFERRAL:
         if body.referral_id is None:
-            raise RuleViolation("a referral consult (会诊) must name its referral", code="referral_required",
-                                field="referral_id")
+            raise RuleViolation(
+                "a referral consult (会诊) must name its referral",
+                code="referral_required",
+                field="referral_id",
+            )
         referral_row = await referrals.get_row(session, body.referral_id)
         if referral_row is None or referral_row.resident_id != resident.id:
-            raise RuleViolation(f"referral {body.referral_id} is not one of this resident's",
-                                code="unknown_referral", field="referral_id")
+            raise RuleViolation(
+                f"referral {body.referral_id} is not one of this resident's",
+                code="unknown_referral",
+                field="referral_id",
+            )
         if ReferralStatus(referral_row.status) not in OPEN:
             raise Conflict(f"referral {body.referral_id} is {referral_row.status}", code="referral_closed")
         referral_id = referral_row.id
@@ -92,24 +109,32 @@ async def create_consult(ctx: RequestContext) -> schemas.ConsultOut:
                 select(UserRow).where(UserRow.practitioner_id == referral_row.to_practitioner_id)
             )
             if specialist is not None:
-                participants.append(Participant(specialist.id, ParticipantRole.SPECIALIST, specialist.display_name))
+                participants.append(
+                    Participant(specialist.id, ParticipantRole.SPECIALIST, specialist.display_name)
+                )
     elif body.referral_id is not None:
-        raise RuleViolation("only a referral consult names a referral", code="unexpected_field",
-                            field="referral_id")
+        raise RuleViolation(
+            "only a referral consult names a referral", code="unexpected_field", field="referral_id"
+        )
 
     task_row = None
     if body.followup_task_id is not None:
         task_row = await followups.get_task_row(session, body.followup_task_id)
         if task_row is None or task_row.resident_id != resident.id:
-            raise RuleViolation(f"follow-up task {body.followup_task_id} is not one of this resident's",
-                                code="unknown_task", field="followup_task_id")
+            raise RuleViolation(
+                f"follow-up task {body.followup_task_id} is not one of this resident's",
+                code="unknown_task",
+                field="followup_task_id",
+            )
         if task_row.status != TaskStatus.DUE.value:
             raise Conflict(f"follow-up task {task_row.id} is already {task_row.status}", code="task_closed")
 
     # The resident's own account takes part whoever opened the consult (a proxy may join for them).
     resident_user = await session.scalar(select(UserRow).where(UserRow.resident_id == resident.id))
     if resident_user is not None and all(p.user_id != resident_user.id for p in participants):
-        participants.append(Participant(resident_user.id, ParticipantRole.RESIDENT, resident_user.display_name))
+        participants.append(
+            Participant(resident_user.id, ParticipantRole.RESIDENT, resident_user.display_name)
+        )
 
     if body.scheduled_at is not None:
         if body.scheduled_at < ctx.now - timedelta(minutes=5):
@@ -121,22 +146,42 @@ async def create_consult(ctx: RequestContext) -> schemas.ConsultOut:
         status, scheduled_at = ConsultStatus.WAITING, ctx.now
 
     row = await consults.add(
-        session, kind=kind, mode=body.mode, resident_id=resident.id, team_id=team_id, status=status,
-        scheduled_at=scheduled_at, condition_id=condition.id if condition else None, referral_id=referral_id,
-        reason=body.reason, created_by=actor.user_id, participants=participants,
+        session,
+        kind=kind,
+        mode=body.mode,
+        resident_id=resident.id,
+        team_id=team_id,
+        status=status,
+        scheduled_at=scheduled_at,
+        condition_id=condition.id if condition else None,
+        referral_id=referral_id,
+        reason=body.reason,
+        created_by=actor.user_id,
+        participants=participants,
     )
     if task_row is not None:
         task_row.consult_id = row.id
         await session.flush()
     created = await consults.get(session, row.id)
     assert created is not None
-    await ctx.audit("create", "consult", row.id, resident_id=resident.id,
-                    detail={"kind": kind.value, "requested_kind": body.kind.value, "mode": body.mode.value})
+    await ctx.audit(
+        "create",
+        "consult",
+        row.id,
+        resident_id=resident.id,
+        detail={"kind": kind.value, "requested_kind": body.kind.value, "mode": body.mode.value},
+    )
     return consult_out(created, resident.name, with_note=True)
 
 
-@api.operation("GET", "/api/consults", summary="Consults the caller may see", tag="consults",
-               query=schemas.ConsultQuery, response=schemas.ConsultListOut)
+@api.operation(
+    "GET",
+    "/api/consults",
+    summary="Consults the caller may see",
+    tag="consults",
+    query=schemas.ConsultQuery,
+    response=schemas.ConsultListOut,
+)
 async def list_consults(ctx: RequestContext) -> schemas.ConsultListOut:
     """My consults: the team's for a doctor or nurse, one's own for a resident, the bound residents' for
     a proxy, those taken part in for a specialist, all (metadata only) for compliance."""
@@ -161,15 +206,23 @@ async def list_consults(ctx: RequestContext) -> schemas.ConsultListOut:
         allowed = filters.get("resident_ids")
         filters["resident_ids"] = wanted if allowed is None else [r for r in wanted if r in allowed]  # type: ignore[operator]
     items = await consults.listing(
-        ctx.session, statuses=[query.status] if query.status else None, limit=query.limit,
+        ctx.session,
+        statuses=[query.status] if query.status else None,
+        limit=query.limit,
         **filters,  # type: ignore[arg-type]
     )
     names = await residents.names(ctx.session, {c.resident_id for c in items})
     return schemas.ConsultListOut(items=[consult_summary(c, names.get(c.resident_id, "")) for c in items])
 
 
-@api.operation("GET", "/api/consults/{consult_id}", summary="One consult", tag="consults",
-               query=schemas.ConsultViewQuery, response=schemas.ConsultOut)
+@api.operation(
+    "GET",
+    "/api/consults/{consult_id}",
+    summary="One consult",
+    tag="consults",
+    query=schemas.ConsultViewQuery,
+    response=schemas.ConsultOut,
+)
 async def get_consult(ctx: RequestContext) -> schemas.ConsultOut:
     """A consult with participants and, for those who may read it, the visit note.
 
@@ -185,8 +238,14 @@ async def get_consult(ctx: RequestContext) -> schemas.ConsultOut:
         raise AccessDenied(f"you may not see consult {consult_id}")
     reviewing = actor.role is Role.COMPLIANCE and query.purpose is not None
     with_note = may_view_note(actor, consult, reviewing=reviewing)
-    await ctx.audit("review" if reviewing else "read", "consult", consult_id, resident_id=consult.resident_id,
-                    purpose=query.purpose, detail={"note": with_note})
+    await ctx.audit(
+        "review" if reviewing else "read",
+        "consult",
+        consult_id,
+        resident_id=consult.resident_id,
+        purpose=query.purpose,
+        detail={"note": with_note},
+    )
     names = await residents.names(ctx.session, {consult.resident_id})
     return consult_out(consult, names.get(consult.resident_id, ""), with_note=with_note)
 
@@ -195,8 +254,15 @@ def _note_digest(note: dict[str, object]) -> str:
     return hashlib.sha256(json.dumps(note, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-@api.operation("PUT", "/api/consults/{consult_id}/note", summary="Write the visit note", tag="consults",
-               body=schemas.NoteIn, response=schemas.ConsultOut, errors=(404, 409))
+@api.operation(
+    "PUT",
+    "/api/consults/{consult_id}/note",
+    summary="Write the visit note",
+    tag="consults",
+    body=schemas.NoteIn,
+    response=schemas.ConsultOut,
+    errors=(404, 409),
+)
 async def put_note(ctx: RequestContext) -> schemas.ConsultOut:
     """Replace the SOAP note and vitals. Every edit is audited with who, when and which fields changed,
     and the digest of the note it replaced."""
@@ -206,12 +272,17 @@ async def put_note(ctx: RequestContext) -> schemas.ConsultOut:
     assert consult is not None
     require_may_write_note(ctx.me, consult)
     if consult.status in (ConsultStatus.CANCELLED, ConsultStatus.NO_SHOW):
-        raise Conflict(f"consult {consult_id} was {consult.status.value}; it has no note", code="consult_closed")
+        raise Conflict(
+            f"consult {consult_id} was {consult.status.value}; it has no note", code="consult_closed"
+        )
     if body.next_visit_on is not None and body.next_visit_on <= ctx.today:
         raise RuleViolation("next_visit_on must be after today", field="next_visit_on")
     note = VisitNote(
-        subjective=body.subjective, objective=body.objective,
-        vitals=Vitals(**body.vitals.model_dump()), assessment=body.assessment, plan=body.plan,
+        subjective=body.subjective,
+        objective=body.objective,
+        vitals=Vitals(**body.vitals.model_dump()),
+        assessment=body.assessment,
+        plan=body.plan,
     )
     previous = dict(row.note)
     new = consults.note_to_json(note)
@@ -219,8 +290,13 @@ async def put_note(ctx: RequestContext) -> schemas.ConsultOut:
     row.note = new
     row.next_visit_on = body.next_visit_on
     await ctx.session.flush()
-    await ctx.audit("update", "consult_note", consult_id, resident_id=consult.resident_id,
-                    detail={"changed": changed, "previous_sha256": _note_digest(previous) if previous else None})
+    await ctx.audit(
+        "update",
+        "consult_note",
+        consult_id,
+        resident_id=consult.resident_id,
+        detail={"changed": changed, "previous_sha256": _note_digest(previous) if previous else None},
+    )
     updated = await consults.get(ctx.session, consult_id)
     assert updated is not None
     names = await residents.names(ctx.session, {consult.resident_id})
@@ -232,8 +308,14 @@ def _require_runs_consult(actor: Actor, consult: Consult) -> None:
     require_may_write_note(actor, consult)
 
 
-@api.operation("POST", "/api/consults/{consult_id}/start", summary="Start the consult", tag="consults",
-               response=schemas.ConsultOut, errors=(404,))
+@api.operation(
+    "POST",
+    "/api/consults/{consult_id}/start",
+    summary="Start the consult",
+    tag="consults",
+    response=schemas.ConsultOut,
+    errors=(404,),
+)
 async def start_consult(ctx: RequestContext) -> schemas.ConsultOut:
     """Mark the consult in progress (the live room does this when the doctor admits the resident)."""
     consult_id, row = await _load(ctx)
@@ -253,8 +335,14 @@ async def start_consult(ctx: RequestContext) -> schemas.ConsultOut:
     return consult_out(started, names.get(consult.resident_id, ""), with_note=True)
 
 
-@api.operation("POST", "/api/consults/{consult_id}/end", summary="End the consult", tag="consults",
-               response=schemas.ConsultOut, errors=(404,))
+@api.operation(
+    "POST",
+    "/api/consults/{consult_id}/end",
+    summary="End the consult",
+    tag="consults",
+    response=schemas.ConsultOut,
+    errors=(404,),
+)
 async def end_consult(ctx: RequestContext) -> schemas.ConsultOut:
     """End the consult. A follow-up consult completes its follow-up task and schedules the next one,
     on the note's next-visit date or one plan interval from today."""
@@ -272,7 +360,11 @@ async def end_consult(ctx: RequestContext) -> schemas.ConsultOut:
             p.left_at = ctx.now
     next_task = None
     task_row = await followups.task_for_consult(ctx.session, consult_id)
-    if task_row is not None and consult.kind is ConsultKind.FOLLOW_UP and task_row.status == TaskStatus.DUE.value:
+    if (
+        task_row is not None
+        and consult.kind is ConsultKind.FOLLOW_UP
+        and task_row.status == TaskStatus.DUE.value
+    ):
         task_row.status = TaskStatus.DONE.value
         task_row.completed_on = ctx.today
         plan = await followups.get_plan(ctx.session, task_row.plan_id)
@@ -281,16 +373,28 @@ async def end_consult(ctx: RequestContext) -> schemas.ConsultOut:
             created = await followups.add_task(ctx.session, plan, due)
             next_task = task_out(created, plan, ctx.today)
     await ctx.session.flush()
-    await ctx.audit("end", "consult", consult_id, resident_id=consult.resident_id,
-                    detail={"next_task_due": next_task.due_date.isoformat() if next_task else None})
+    await ctx.audit(
+        "end",
+        "consult",
+        consult_id,
+        resident_id=consult.resident_id,
+        detail={"next_task_due": next_task.due_date.isoformat() if next_task else None},
+    )
     ended = await consults.get(ctx.session, consult_id)
     assert ended is not None
     names = await residents.names(ctx.session, {consult.resident_id})
     return consult_out(ended, names.get(consult.resident_id, ""), with_note=True, next_task=next_task)
 
 
-@api.operation("POST", "/api/consults/{consult_id}/cancel", summary="Cancel, or mark a no-show",
-               tag="consults", body=schemas.CancelIn, response=schemas.ConsultOut, errors=(404,))
+@api.operation(
+    "POST",
+    "/api/consults/{consult_id}/cancel",
+    summary="Cancel, or mark a no-show",
+    tag="consults",
+    body=schemas.CancelIn,
+    response=schemas.ConsultOut,
+    errors=(404,),
+)
 async def cancel_consult(ctx: RequestContext) -> schemas.ConsultOut:
     """Cancel a consult that has not started (the resident, their proxy or the team), or mark the
     resident a no-show (the team only)."""
@@ -316,9 +420,18 @@ async def cancel_consult(ctx: RequestContext) -> schemas.ConsultOut:
     if task_row is not None:
         task_row.consult_id = None  # the task stays due and may be served by another consult
     await ctx.session.flush()
-    await ctx.audit(body.status.value, "consult", consult_id, resident_id=consult.resident_id,
-                    detail={"reason": body.reason})
+    await ctx.audit(
+        body.status.value,
+        "consult",
+        consult_id,
+        resident_id=consult.resident_id,
+        detail={"reason": body.reason},
+    )
     cancelled = await consults.get(ctx.session, consult_id)
     assert cancelled is not None
     names = await residents.names(ctx.session, {consult.resident_id})
-    return consult_out(cancelled, names.get(consult.resident_id, ""), with_note=may_view_note(actor, cancelled, reviewing=False))
+    return consult_out(
+        cancelled,
+        names.get(consult.resident_id, ""),
+        with_note=may_view_note(actor, cancelled, reviewing=False),
+    )

@@ -21,8 +21,16 @@ from web.presenters import contract_out
 api = Api()
 
 
-@api.operation("POST", "/api/contracts", summary="Sign a resident to a team for one year", tag="contracts",
-               body=schemas.ContractIn, response=schemas.ContractOut, status=201, errors=(404, 409))
+@api.operation(
+    "POST",
+    "/api/contracts",
+    summary="Sign a resident to a team for one year",
+    tag="contracts",
+    body=schemas.ContractIn,
+    response=schemas.ContractOut,
+    status=201,
+    errors=(404, 409),
+)
 async def create_contract(ctx: RequestContext) -> schemas.ContractOut:
     """A doctor of the team signs the resident (or records a pending sign-up). One team at a time:
     a new cycle may start only when the current one ends, which is how renewal and switching work."""
@@ -40,17 +48,34 @@ async def create_contract(ctx: RequestContext) -> schemas.ContractOut:
     existing = await contracts.for_resident(ctx.session, resident.id)
     check_can_sign(existing, team.id, body.start_date, ctx.today)
     contract = await contracts.add(
-        ctx.session, resident_id=resident.id, team_id=team.id, package=body.package,
-        start_date=body.start_date, end_date=one_year_from(body.start_date),
-        status=ContractStatus.ACTIVE if body.activate else ContractStatus.PENDING, created_by=actor.user_id,
+        ctx.session,
+        resident_id=resident.id,
+        team_id=team.id,
+        package=body.package,
+        start_date=body.start_date,
+        end_date=one_year_from(body.start_date),
+        status=ContractStatus.ACTIVE if body.activate else ContractStatus.PENDING,
+        created_by=actor.user_id,
     )
-    await ctx.audit("create", "contract", contract.id, resident_id=resident.id,
-                    detail={"team_id": team.id, "status": contract.status.value})
+    await ctx.audit(
+        "create",
+        "contract",
+        contract.id,
+        resident_id=resident.id,
+        detail={"team_id": team.id, "status": contract.status.value},
+    )
     return contract_out(contract, team.name, ctx.today)
 
 
-@api.operation("POST", "/api/contracts/{contract_id}/status", summary="Change a contract's status",
-               tag="contracts", body=schemas.ContractStatusIn, response=schemas.ContractOut, errors=(404,))
+@api.operation(
+    "POST",
+    "/api/contracts/{contract_id}/status",
+    summary="Change a contract's status",
+    tag="contracts",
+    body=schemas.ContractStatusIn,
+    response=schemas.ContractOut,
+    errors=(404,),
+)
 async def set_contract_status(ctx: RequestContext) -> schemas.ContractOut:
     """Activate a pending contract, record a refusal, cancel, or mark the resident unable to sign
     (moved away, deceased, in prison: with the reason, for a supervisor's review)."""
@@ -68,7 +93,12 @@ async def set_contract_status(ctx: RequestContext) -> schemas.ContractOut:
     if body.note is not None:
         row.note = body.note
     await ctx.session.flush()
-    await ctx.audit("update", "contract", contract_id, resident_id=row.resident_id,
-                    detail={"from": before.value, "to": body.status.value})
+    await ctx.audit(
+        "update",
+        "contract",
+        contract_id,
+        resident_id=row.resident_id,
+        detail={"from": before.value, "to": body.status.value},
+    )
     teams = await people.teams_by_id(ctx.session, frozenset({row.team_id}))
     return contract_out(contracts.contract_of(row), teams[0].name if teams else "", ctx.today)

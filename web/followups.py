@@ -15,8 +15,16 @@ from web.presenters import plan_out, task_out
 api = Api()
 
 
-@api.operation("POST", "/api/followup-plans", summary="Start a follow-up plan", tag="follow-ups",
-               body=schemas.PlanIn, response=schemas.PlanCreatedOut, status=201, errors=(404,))
+@api.operation(
+    "POST",
+    "/api/followup-plans",
+    summary="Start a follow-up plan",
+    tag="follow-ups",
+    body=schemas.PlanIn,
+    response=schemas.PlanCreatedOut,
+    status=201,
+    errors=(404,),
+)
 async def create_plan(ctx: RequestContext) -> schemas.PlanCreatedOut:
     """Follow a resident's condition every `interval_days`; the first task is created at once."""
     body: schemas.PlanIn = ctx.body
@@ -27,26 +35,48 @@ async def create_plan(ctx: RequestContext) -> schemas.PlanCreatedOut:
     require_team_clinician(ctx.me, team_id)
     assert team_id is not None
     if body.condition_id is not None and body.condition_id not in {c.id for c in resident.conditions}:
-        raise RuleViolation(f"condition {body.condition_id} is not one of this resident's",
-                            code="unknown_condition", field="condition_id")
+        raise RuleViolation(
+            f"condition {body.condition_id} is not one of this resident's",
+            code="unknown_condition",
+            field="condition_id",
+        )
     if body.first_due is not None and body.first_due < body.start_date:
         raise RuleViolation("first_due must not be before start_date", field="first_due")
     try:
-        FollowUpPlan(0, resident.id, team_id, body.condition_id, body.title, body.interval_days, body.start_date)
+        FollowUpPlan(
+            0, resident.id, team_id, body.condition_id, body.title, body.interval_days, body.start_date
+        )
     except ValueError as err:
         raise RuleViolation(str(err)) from err
     plan, task = await followups.add_plan(
-        ctx.session, resident_id=resident.id, team_id=team_id, condition_id=body.condition_id,
-        title=body.title, interval_days=body.interval_days, start_date=body.start_date,
-        created_by=ctx.me.user_id, first_due=body.first_due,
+        ctx.session,
+        resident_id=resident.id,
+        team_id=team_id,
+        condition_id=body.condition_id,
+        title=body.title,
+        interval_days=body.interval_days,
+        start_date=body.start_date,
+        created_by=ctx.me.user_id,
+        first_due=body.first_due,
     )
-    await ctx.audit("create", "followup_plan", plan.id, resident_id=resident.id,
-                    detail={"interval_days": plan.interval_days, "first_due": task.due_date.isoformat()})
+    await ctx.audit(
+        "create",
+        "followup_plan",
+        plan.id,
+        resident_id=resident.id,
+        detail={"interval_days": plan.interval_days, "first_due": task.due_date.isoformat()},
+    )
     return schemas.PlanCreatedOut(plan=plan_out(plan), first_task=task_out(task, plan, ctx.today))
 
 
-@api.operation("GET", "/api/followup-tasks", summary="Follow-up tasks due", tag="follow-ups",
-               query=schemas.TaskQuery, response=schemas.TaskListOut)
+@api.operation(
+    "GET",
+    "/api/followup-tasks",
+    summary="Follow-up tasks due",
+    tag="follow-ups",
+    query=schemas.TaskQuery,
+    response=schemas.TaskListOut,
+)
 async def list_tasks(ctx: RequestContext) -> schemas.TaskListOut:
     """Tasks due within `within_days` (overdue ones included) for the residents the caller may see."""
     query: schemas.TaskQuery = ctx.query

@@ -24,8 +24,9 @@ async def healthz(request: web.Request) -> web.Response:
             await conn.execute(text("SELECT 1"))
     except Exception as err:  # any failure means "not healthy"; say which
         log.warning("health check: database unreachable: %s", err)
-        return web.json_response({"status": "unavailable", "database": f"error: {type(err).__name__}"},
-                                 status=503)
+        return web.json_response(
+            {"status": "unavailable", "database": f"error: {type(err).__name__}"}, status=503
+        )
     return web.json_response({"status": "ok", "database": "ok"})
 
 

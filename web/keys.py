@@ -23,6 +23,6 @@ FIELDS = web.AppKey("fields", FieldProtector)
 TOKENS = web.AppKey("tokens", TokenIssuer)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 #: The current time as aware UTC; tests replace it to control dates.
-CLOCK = web.AppKey("clock", Callable[[], datetime])
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 METRICS = web.AppKey("metrics", HttpMetrics)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from storage import people, residents
 from storage.passwords import verify_password
 from web import keys, schemas
@@ -14,8 +13,14 @@ api = Api()
 
 
 @api.operation(
-    "POST", "/api/auth/login", summary="Log in with user name and password", tag="auth",
-    body=schemas.LoginIn, response=schemas.TokenOut, auth=False, errors=(401, 429),
+    "POST",
+    "/api/auth/login",
+    summary="Log in with user name and password",
+    tag="auth",
+    body=schemas.LoginIn,
+    response=schemas.TokenOut,
+    auth=False,
+    errors=(401, 429),
 )
 async def login(ctx: RequestContext) -> schemas.TokenOut:
     """Exchange a user name and password for a bearer token.
@@ -31,7 +36,9 @@ async def login(ctx: RequestContext) -> schemas.TokenOut:
     if wait:
         app[keys.METRICS].logins.labels("throttled").inc()
         raise ApiError(
-            429, f"too many failed logins; try again in {wait} seconds", code="login_throttled",
+            429,
+            f"too many failed logins; try again in {wait} seconds",
+            code="login_throttled",
             headers={"Retry-After": str(wait)},
         )
     user = await people.user_by_username(ctx.session, body.username)
@@ -54,8 +61,13 @@ async def login(ctx: RequestContext) -> schemas.TokenOut:
     return schemas.TokenOut(access_token=token, expires_in=issuer.ttl_s)
 
 
-@api.operation("GET", "/api/me", summary="The caller's account, teams and bound residents",
-               tag="auth", response=schemas.MeOut)
+@api.operation(
+    "GET",
+    "/api/me",
+    summary="The caller's account, teams and bound residents",
+    tag="auth",
+    response=schemas.MeOut,
+)
 async def me(ctx: RequestContext) -> schemas.MeOut:
     """Who the bearer is: role, practitioner details, teams, and for a proxy the residents they act for."""
     actor = ctx.me
@@ -81,5 +93,3 @@ async def me(ctx: RequestContext) -> schemas.MeOut:
         ],
         time_zone=ctx.app[keys.SETTINGS].timezone,
     )
-
-

@@ -19,6 +19,4 @@ class HttpMetrics:
             registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
-        self.logins = Counter(
-            "jiayi_logins", "Login attempts by outcome", ["outcome"], registry=registry
-        )
+        self.logins = Counter("jiayi_logins", "Login attempts by outcome", ["outcome"], registry=registry)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 PAGES = Path(__file__).with_name("pages")
 STATIC = Path(__file__).with_name("static")
@@ -18,7 +19,7 @@ ROUTES = {
 }
 
 
-def _page(name: str) -> web.Handler:
+def _page(name: str) -> Handler:
     path = PAGES / name
 
     async def handler(request: web.Request) -> web.FileResponse:
@@ -44,7 +45,7 @@ def add_routes(app: web.Application) -> None:
 
 
 @web.middleware
-async def security_headers(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Pages load nothing from elsewhere; say so to the browser, and keep health data out of caches."""
     response = await handler(request)
     response.headers.setdefault(

@@ -135,8 +135,11 @@ def consult_out(
         reason=consult.reason,
         participants=[
             schemas.ParticipantOut(
-                user_id=p.user_id, role=p.role.value, display_name=p.display_name,
-                joined_at=p.joined_at, left_at=p.left_at,
+                user_id=p.user_id,
+                role=p.role.value,
+                display_name=p.display_name,
+                joined_at=p.joined_at,
+                left_at=p.left_at,
             )
             for p in consult.participants
         ],

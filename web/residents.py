@@ -24,8 +24,14 @@ from web.presenters import (
 api = Api()
 
 
-@api.operation("GET", "/api/residents", summary="Residents the caller may see", tag="residents",
-               query=schemas.ResidentQuery, response=schemas.ResidentPageOut)
+@api.operation(
+    "GET",
+    "/api/residents",
+    summary="Residents the caller may see",
+    tag="residents",
+    query=schemas.ResidentQuery,
+    response=schemas.ResidentPageOut,
+)
 async def list_residents(ctx: RequestContext) -> schemas.ResidentPageOut:
     """Paged, searchable by name (part), phone (prefix), exact ID number, and tag.
 
@@ -36,16 +42,29 @@ async def list_residents(ctx: RequestContext) -> schemas.ResidentPageOut:
     query: schemas.ResidentQuery = ctx.query
     scope = resident_scope(ctx.me)
     page = await residents.search(
-        ctx.session, scope, ctx.today, ctx.app[keys.FIELDS],
-        q=query.q, tag=query.tag, page=query.page, page_size=query.page_size,
+        ctx.session,
+        scope,
+        ctx.today,
+        ctx.app[keys.FIELDS],
+        q=query.q,
+        tag=query.tag,
+        page=query.page,
+        page_size=query.page_size,
     )
-    await ctx.audit("search", "resident", detail={"q_given": bool(query.q), "tag": query.tag,
-                                                  "results": len(page.items)})
+    await ctx.audit(
+        "search", "resident", detail={"q_given": bool(query.q), "tag": query.tag, "results": len(page.items)}
+    )
     return schemas.ResidentPageOut(
         items=[
             schemas.ResidentSummaryOut(
-                id=r.id, name=r.name, sex=r.sex.value, age=r.age_on(ctx.today), birth_date=r.birth_date,
-                id_number_masked=r.id_number_masked, phone=r.phone, tags=list(r.tags),
+                id=r.id,
+                name=r.name,
+                sex=r.sex.value,
+                age=r.age_on(ctx.today),
+                birth_date=r.birth_date,
+                id_number_masked=r.id_number_masked,
+                phone=r.phone,
+                tags=list(r.tags),
                 conditions=[c.name for c in r.conditions if c.active],
                 contract_status=page.contract_status.get(r.id),
             )
@@ -57,8 +76,13 @@ async def list_residents(ctx: RequestContext) -> schemas.ResidentPageOut:
     )
 
 
-@api.operation("GET", "/api/residents/{resident_id}", summary="A resident's record", tag="residents",
-               response=schemas.RecordOut)
+@api.operation(
+    "GET",
+    "/api/residents/{resident_id}",
+    summary="A resident's record",
+    tag="residents",
+    response=schemas.RecordOut,
+)
 async def get_record(ctx: RequestContext) -> schemas.RecordOut:
     """Demographics, conditions, contract, follow-up plan and due tasks, consults, referrals, last vitals.
 
@@ -75,13 +99,16 @@ async def get_record(ctx: RequestContext) -> schemas.RecordOut:
     if access is RecordAccess.SHARED:
         assert ctx.me.practitioner is not None
         mine = [
-            r for r in all_referrals
-            if r.status in OPEN and (r.to_practitioner_id in (None, ctx.me.practitioner.id))
+            r
+            for r in all_referrals
+            if r.status in OPEN
+            and (r.to_practitioner_id in (None, ctx.me.practitioner.id))
             and r.to_organization_id == ctx.me.practitioner.organization_id
         ]
         shared_ids = {cid for r in mine for cid in r.shared_condition_ids}
         consult_rows = [
-            c for c in await consults.listing(session, resident_ids=[resident_id])
+            c
+            for c in await consults.listing(session, resident_ids=[resident_id])
             if c.kind is ConsultKind.REFERRAL and c.referral_id in {r.id for r in mine}
         ]
         await ctx.audit("read", "resident", resident_id, resident_id=resident_id, detail={"access": "shared"})
@@ -89,18 +116,23 @@ async def get_record(ctx: RequestContext) -> schemas.RecordOut:
             access=access.value,
             resident=resident_out(resident, ctx.today),
             conditions=[condition_out(c) for c in resident.conditions if c.id in shared_ids],
-            contract=None, followup_plans=[], due_tasks=[],
+            contract=None,
+            followup_plans=[],
+            due_tasks=[],
             consults=[consult_summary(c, resident.name) for c in consult_rows],
             referrals=[referral_out(r) for r in mine],
             last_vitals=None,
         )
     contract_list = await contracts.for_resident(session, resident_id)
     contract = contract_list[0] if contract_list else None
-    team_names = {t.id: t.name for t in await people.teams_by_id(session, frozenset(c.team_id for c in contract_list))}
+    team_names = {
+        t.id: t.name for t in await people.teams_by_id(session, frozenset(c.team_id for c in contract_list))
+    }
     plans = await followups.plans_for_resident(session, resident_id)
     plans_by_id = {p.id: p for p in plans}
-    due = await followups.due_tasks(session, until=ctx.today + timedelta(days=366),
-                                    resident_ids=[resident_id])
+    due = await followups.due_tasks(
+        session, until=ctx.today + timedelta(days=366), resident_ids=[resident_id]
+    )
     consult_list = await consults.listing(session, resident_ids=[resident_id], limit=50)
     last_vitals = None
     for c in sorted(consult_list, key=lambda c: c.ended_at or c.created_at, reverse=True):
@@ -112,7 +144,9 @@ async def get_record(ctx: RequestContext) -> schemas.RecordOut:
         access=access.value,
         resident=resident_out(resident, ctx.today),
         conditions=[condition_out(c) for c in resident.conditions],
-        contract=contract_out(contract, team_names.get(contract.team_id, ""), ctx.today) if contract else None,
+        contract=contract_out(contract, team_names.get(contract.team_id, ""), ctx.today)
+        if contract
+        else None,
         followup_plans=[plan_out(p) for p in plans],
         due_tasks=[task_out(t, plans_by_id.get(t.plan_id, p), ctx.today) for t, p in due],
         consults=[consult_summary(c, resident.name) for c in consult_list],
@@ -121,8 +155,13 @@ async def get_record(ctx: RequestContext) -> schemas.RecordOut:
     )
 
 
-@api.operation("GET", "/api/residents/{resident_id}/contracts", summary="A resident's contract cycles",
-               tag="contracts", response=schemas.ContractListOut)
+@api.operation(
+    "GET",
+    "/api/residents/{resident_id}/contracts",
+    summary="A resident's contract cycles",
+    tag="contracts",
+    response=schemas.ContractListOut,
+)
 async def list_contracts(ctx: RequestContext) -> schemas.ContractListOut:
     """Every contract cycle of the resident, newest first, with today's status."""
     resident_id = ctx.path_int("resident_id")
@@ -133,4 +172,6 @@ async def list_contracts(ctx: RequestContext) -> schemas.ContractListOut:
     items = await contracts.for_resident(ctx.session, resident_id)
     names = {t.id: t.name for t in await people.teams_by_id(ctx.session, frozenset(c.team_id for c in items))}
     await ctx.audit("read", "contract", resident_id=resident_id)
-    return schemas.ContractListOut(items=[contract_out(c, names.get(c.team_id, ""), ctx.today) for c in items])
+    return schemas.ContractListOut(
+        items=[contract_out(c, names.get(c.team_id, ""), ctx.today) for c in items]
+    )

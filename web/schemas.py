@@ -277,7 +277,7 @@ class VitalsIn(In):
 class NoteIn(In):
     subjective: Text = ""
     objective: Text = ""
-    vitals: Annotated[VitalsIn, AfterValidator(_vitals_ok)] = Field(default_factory=VitalsIn)
+    vitals: Annotated[VitalsIn, AfterValidator(_vitals_ok)] = Field(default_factory=lambda: VitalsIn())
     assessment: Text = ""
     plan: Text = ""
     next_visit_on: date | None = None
@@ -318,8 +318,8 @@ class ConsultListOut(Out):
 
 
 class ConsultViewQuery(In):
-    purpose: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=4, max_length=200)] = Field(
-        None, description="compliance review: the reason for reading the clinical note (audited)"
+    purpose: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=4, max_length=200)] = (
+        Field(None, description="compliance review: the reason for reading the clinical note (audited)")
     )
 
 

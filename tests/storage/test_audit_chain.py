@@ -24,8 +24,12 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 async def _append(sessions: async_sessionmaker[AsyncSession], n: int) -> None:
     for i in range(n):
         async with sessions() as session, session.begin():
-            await audit.append(session, audit.AuditRecord(action="read", entity_type="resident",
-                                                          entity_id=str(i), resident_id=1, actor_user_id=1))
+            await audit.append(
+                session,
+                audit.AuditRecord(
+                    action="read", entity_type="resident", entity_id=str(i), resident_id=1, actor_user_id=1
+                ),
+            )
 
 
 async def _verify(sessions: async_sessionmaker[AsyncSession]) -> audit.ChainReport:
@@ -43,8 +47,12 @@ async def test_intact_chain_verifies(sessions: async_sessionmaker[AsyncSession])
 async def test_edited_entry_is_named(sessions: async_sessionmaker[AsyncSession]) -> None:
     await _append(sessions, 5)
     async with sessions() as session, session.begin():
-        target = await session.scalar(select(AuditEventRow.seq).order_by(AuditEventRow.seq.desc()).offset(2).limit(1))
-        await session.execute(update(AuditEventRow).where(AuditEventRow.seq == target).values(outcome="denied"))
+        target = await session.scalar(
+            select(AuditEventRow.seq).order_by(AuditEventRow.seq.desc()).offset(2).limit(1)
+        )
+        await session.execute(
+            update(AuditEventRow).where(AuditEventRow.seq == target).values(outcome="denied")
+        )
     report = await _verify(sessions)
     assert not report.ok
     assert report.first_bad_seq == target
@@ -54,7 +62,9 @@ async def test_edited_entry_is_named(sessions: async_sessionmaker[AsyncSession])
 async def test_removed_entry_is_named(sessions: async_sessionmaker[AsyncSession]) -> None:
     await _append(sessions, 5)
     async with sessions() as session, session.begin():
-        target = await session.scalar(select(AuditEventRow.seq).order_by(AuditEventRow.seq.desc()).offset(1).limit(1))
+        target = await session.scalar(
+            select(AuditEventRow.seq).order_by(AuditEventRow.seq.desc()).offset(1).limit(1)
+        )
         await session.execute(delete(AuditEventRow).where(AuditEventRow.seq == target))
     report = await _verify(sessions)
     assert (report.ok, report.first_bad_seq) == (False, target)
@@ -73,6 +83,7 @@ async def test_removed_tail_is_detected(sessions: async_sessionmaker[AsyncSessio
 
 async def test_concurrent_appends_keep_one_chain(sessions: async_sessionmaker[AsyncSession]) -> None:
     """Appenders racing in separate transactions never fork the chain or reuse a sequence number."""
+
     async def one(i: int) -> None:
         async with sessions() as session, session.begin():
             await audit.append(session, audit.AuditRecord(action="read", entity_type="x", entity_id=str(i)))

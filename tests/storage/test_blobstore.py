@@ -28,7 +28,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     return BlobStore(tmp_path / "blobs", MasterKey(os.urandom(32), request.param), request.param)
 
 
-async def test_round_trip_and_no_plaintext_on_disk(store: BlobStore, sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_round_trip_and_no_plaintext_on_disk(
+    store: BlobStore, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     async with sessions() as session, session.begin():
         blob = await store.put(session, PDF, "application/pdf")
     raw = store.path_of(blob.id).read_bytes()
@@ -100,7 +102,9 @@ async def test_rolled_back_write_leaves_an_orphan_that_sweep_removes(
     assert not store.path_of(blob.id).exists()
 
 
-async def test_other_master_key_cannot_read(store: BlobStore, sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_other_master_key_cannot_read(
+    store: BlobStore, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     async with sessions() as session, session.begin():
         blob = await store.put(session, PDF, "application/pdf")
     stranger = BlobStore(store.root, MasterKey(os.urandom(32), store.cipher_name), store.cipher_name)

@@ -33,18 +33,24 @@ async def test_search_by_tag_phone_and_id_number(client: TestClient) -> None:  #
     by_id = await (await client.get("/api/residents", params={"q": id_number}, headers=headers)).json()
     assert [i["name"] for i in by_id["items"]] == ["孙美华"]
     wrong = id_number[:-1] + ("0" if id_number[-1] != "0" else "1")
-    assert (await (await client.get("/api/residents", params={"q": wrong}, headers=headers)).json())["total"] == 0
+    assert (await (await client.get("/api/residents", params={"q": wrong}, headers=headers)).json())[
+        "total"
+    ] == 0
 
 
 async def test_paging(client: TestClient) -> None:  # type: ignore[type-arg]
     headers = await login(client, "doctor")
     first = await (await client.get("/api/residents", params={"page_size": 4}, headers=headers)).json()
-    second = await (await client.get("/api/residents", params={"page_size": 4, "page": 2}, headers=headers)).json()
+    second = await (
+        await client.get("/api/residents", params={"page_size": 4, "page": 2}, headers=headers)
+    ).json()
     assert len(first["items"]) == 4 and len(second["items"]) == 2
     assert not {i["id"] for i in first["items"]} & {i["id"] for i in second["items"]}
 
 
-async def test_record_shows_contract_conditions_and_due_followup(client: TestClient, database_url: str) -> None:  # type: ignore[type-arg]
+async def test_record_shows_contract_conditions_and_due_followup(
+    client: TestClient, database_url: str
+) -> None:  # type: ignore[type-arg]
     headers = await login(client, "doctor")
     rid = await resident_id(client, headers, "刘德明")
     resp = await client.get(f"/api/residents/{rid}", headers=headers)
@@ -114,13 +120,22 @@ async def test_other_team_doctor_is_refused(client: TestClient, database_url: st
     engine = create_engine(database_url)
     async with create_sessionmaker(engine)() as session, session.begin():
         team = CareTeamRow(name="另一团队", organization_id=1)
-        p = PractitionerRow(name="外队医生", kind="doctor", organization_id=1, years_of_practice=10,
-                            real_name_verified=True)
+        p = PractitionerRow(
+            name="外队医生", kind="doctor", organization_id=1, years_of_practice=10, real_name_verified=True
+        )
         session.add_all([team, p])
         await session.flush()
         session.add(TeamMembershipRow(team_id=team.id, practitioner_id=p.id, role="leader", joined_on=TODAY))
-        session.add(UserRow(username="otherdoc", password_hash=hash_password("jiayi-demo"), role="doctor",
-                            display_name="外队医生", practitioner_id=p.id, organization_id=1))
+        session.add(
+            UserRow(
+                username="otherdoc",
+                password_hash=hash_password("jiayi-demo"),
+                role="doctor",
+                display_name="外队医生",
+                practitioner_id=p.id,
+                organization_id=1,
+            )
+        )
     await engine.dispose()
     doctor = await login(client, "doctor")
     liu = await resident_id(client, doctor, "刘德明")
@@ -137,8 +152,9 @@ async def test_unverified_practitioner_cannot_act(client: TestClient, database_u
 
     engine = create_engine(database_url)
     async with create_sessionmaker(engine)() as session, session.begin():
-        await session.execute(update(PractitionerRow).where(PractitionerRow.name == "王建国")
-                              .values(real_name_verified=False))
+        await session.execute(
+            update(PractitionerRow).where(PractitionerRow.name == "王建国").values(real_name_verified=False)
+        )
     await engine.dispose()
     headers = await login(client, "doctor")
     resp = await client.get("/api/residents", headers=headers)

@@ -39,20 +39,24 @@ async def test_openapi_describes_every_operation(client: TestClient) -> None:  #
 async def test_body_errors_are_problems_and_write_nothing(client: TestClient, database_url: str) -> None:  # type: ignore[type-arg]
     doctor = await login(client, "doctor")
     before = await table_counts(database_url)
-    resp = await client.post("/api/consults", headers={**doctor, "Content-Type": "application/json"},
-                             data=b"{not json")
+    resp = await client.post(
+        "/api/consults", headers={**doctor, "Content-Type": "application/json"}, data=b"{not json"
+    )
     assert (resp.status, (await resp.json())["code"]) == (400, "invalid_json")
     resp = await client.post("/api/consults", headers={**doctor, "Content-Type": "text/plain"}, data=b"{}")
     assert resp.status == 415
-    resp = await client.post("/api/consults", headers=doctor, json={"resident_id": 2, "kind": "advice",
-                                                                    "reason": "x" * 100_000})
+    resp = await client.post(
+        "/api/consults", headers=doctor, json={"resident_id": 2, "kind": "advice", "reason": "x" * 100_000}
+    )
     assert resp.status == 413
     resp = await client.post("/api/consults", headers=doctor, json={"kind": "advice"})
     assert resp.status == 422
     assert (await resp.json())["errors"][0]["field"] == "resident_id"
     resp = await client.post("/api/consults", headers=doctor, json={"resident_id": "two", "kind": "chat"})
     assert {e["field"] for e in (await resp.json())["errors"]} == {"resident_id", "kind"}
-    resp = await client.post("/api/consults", headers=doctor, json={"resident_id": 2, "kind": "advice", "x": 1})
+    resp = await client.post(
+        "/api/consults", headers=doctor, json={"resident_id": 2, "kind": "advice", "x": 1}
+    )
     assert (await resp.json())["errors"][0]["field"] == "x"
     resp = await client.post("/api/consults", headers=doctor, json=[1, 2])
     assert resp.status == 422

@@ -47,13 +47,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_events_action"), ["action"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_audit_events_actor_user_id"), ["actor_user_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_audit_events_actor_user_id"), ["actor_user_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_events_at"), ["at"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_audit_events_resident_id"), ["resident_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_audit_events_resident_id"), ["resident_id"], unique=False)
 
     op.create_table(
         "audit_head",
@@ -113,9 +109,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_care_teams")),
     )
     with op.batch_alter_table("care_teams", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_care_teams_organization_id"), ["organization_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_care_teams_organization_id"), ["organization_id"], unique=False)
 
     op.create_table(
         "conditions",
@@ -136,9 +130,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_conditions")),
     )
     with op.batch_alter_table("conditions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_conditions_resident_id"), ["resident_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_conditions_resident_id"), ["resident_id"], unique=False)
 
     op.create_table(
         "practitioners",
@@ -178,9 +170,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("resident_id", "tag", name=op.f("uq_resident_tags_resident_id")),
     )
     with op.batch_alter_table("resident_tags", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_resident_tags_resident_id"), ["resident_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_resident_tags_resident_id"), ["resident_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_resident_tags_tag"), ["tag"], unique=False)
 
     op.create_table(
@@ -249,12 +239,8 @@ def upgrade() -> None:
         sa.Column("created_by", sa.Integer(), nullable=True),
         sa.Column("created_at", storage.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", storage.models.UtcDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["created_by"], ["users.id"], name=op.f("fk_blobs_created_by_users")
-        ),
-        sa.ForeignKeyConstraint(
-            ["key_id"], ["data_keys.id"], name=op.f("fk_blobs_key_id_data_keys")
-        ),
+        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_blobs_created_by_users")),
+        sa.ForeignKeyConstraint(["key_id"], ["data_keys.id"], name=op.f("fk_blobs_key_id_data_keys")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_blobs")),
     )
     with op.batch_alter_table("blobs", schema=None) as batch_op:
@@ -274,15 +260,11 @@ def upgrade() -> None:
         sa.Column("created_by", sa.Integer(), nullable=True),
         sa.Column("created_at", storage.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", storage.models.UtcDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["created_by"], ["users.id"], name=op.f("fk_contracts_created_by_users")
-        ),
+        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_contracts_created_by_users")),
         sa.ForeignKeyConstraint(
             ["resident_id"], ["residents.id"], name=op.f("fk_contracts_resident_id_residents")
         ),
-        sa.ForeignKeyConstraint(
-            ["team_id"], ["care_teams.id"], name=op.f("fk_contracts_team_id_care_teams")
-        ),
+        sa.ForeignKeyConstraint(["team_id"], ["care_teams.id"], name=op.f("fk_contracts_team_id_care_teams")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contracts")),
     )
     with op.batch_alter_table("contracts", schema=None) as batch_op:
@@ -319,9 +301,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_followup_plans")),
     )
     with op.batch_alter_table("followup_plans", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_followup_plans_resident_id"), ["resident_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_followup_plans_resident_id"), ["resident_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_followup_plans_team_id"), ["team_id"], unique=False)
 
     op.create_table(
@@ -341,17 +321,11 @@ def upgrade() -> None:
             ["resident_id"], ["residents.id"], name=op.f("fk_proxy_bindings_resident_id_residents")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_proxy_bindings")),
-        sa.UniqueConstraint(
-            "proxy_user_id", "resident_id", name=op.f("uq_proxy_bindings_proxy_user_id")
-        ),
+        sa.UniqueConstraint("proxy_user_id", "resident_id", name=op.f("uq_proxy_bindings_proxy_user_id")),
     )
     with op.batch_alter_table("proxy_bindings", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_proxy_bindings_proxy_user_id"), ["proxy_user_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_proxy_bindings_resident_id"), ["resident_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_proxy_bindings_proxy_user_id"), ["proxy_user_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_proxy_bindings_resident_id"), ["resident_id"], unique=False)
 
     op.create_table(
         "referrals",
@@ -367,9 +341,7 @@ def upgrade() -> None:
         sa.Column("specialist_opinion", sa.Text(), nullable=False),
         sa.Column("created_by", sa.Integer(), nullable=False),
         sa.Column("created_at", storage.models.UtcDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["created_by"], ["users.id"], name=op.f("fk_referrals_created_by_users")
-        ),
+        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_referrals_created_by_users")),
         sa.ForeignKeyConstraint(
             ["from_team_id"], ["care_teams.id"], name=op.f("fk_referrals_from_team_id_care_teams")
         ),
@@ -389,9 +361,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_referrals")),
     )
     with op.batch_alter_table("referrals", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_referrals_from_team_id"), ["from_team_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_referrals_from_team_id"), ["from_team_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_referrals_resident_id"), ["resident_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_referrals_to_practitioner_id"), ["to_practitioner_id"], unique=False
@@ -419,25 +389,19 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["condition_id"], ["conditions.id"], name=op.f("fk_consults_condition_id_conditions")
         ),
-        sa.ForeignKeyConstraint(
-            ["created_by"], ["users.id"], name=op.f("fk_consults_created_by_users")
-        ),
+        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_consults_created_by_users")),
         sa.ForeignKeyConstraint(
             ["referral_id"], ["referrals.id"], name=op.f("fk_consults_referral_id_referrals")
         ),
         sa.ForeignKeyConstraint(
             ["resident_id"], ["residents.id"], name=op.f("fk_consults_resident_id_residents")
         ),
-        sa.ForeignKeyConstraint(
-            ["team_id"], ["care_teams.id"], name=op.f("fk_consults_team_id_care_teams")
-        ),
+        sa.ForeignKeyConstraint(["team_id"], ["care_teams.id"], name=op.f("fk_consults_team_id_care_teams")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_consults")),
     )
     with op.batch_alter_table("consults", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_consults_resident_id"), ["resident_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_consults_scheduled_at"), ["scheduled_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_consults_scheduled_at"), ["scheduled_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_consults_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_consults_team_id"), ["team_id"], unique=False)
 
@@ -460,17 +424,11 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_consult_participants_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_consult_participants")),
-        sa.UniqueConstraint(
-            "consult_id", "user_id", name=op.f("uq_consult_participants_consult_id")
-        ),
+        sa.UniqueConstraint("consult_id", "user_id", name=op.f("uq_consult_participants_consult_id")),
     )
     with op.batch_alter_table("consult_participants", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_consult_participants_consult_id"), ["consult_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_consult_participants_user_id"), ["user_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_consult_participants_consult_id"), ["consult_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_consult_participants_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "followup_tasks",
@@ -495,13 +453,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_followup_tasks")),
     )
     with op.batch_alter_table("followup_tasks", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_followup_tasks_consult_id"), ["consult_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_followup_tasks_consult_id"), ["consult_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_followup_tasks_plan_id"), ["plan_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_followup_tasks_resident_id"), ["resident_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_followup_tasks_resident_id"), ["resident_id"], unique=False)
         batch_op.create_index("ix_followup_tasks_status_due", ["status", "due_date"], unique=False)
 
     # ### end Alembic commands ###

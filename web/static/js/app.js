@@ -142,15 +142,18 @@ export async function api(path, { method = "GET", body, query, signal, auth = tr
   return response.json();
 }
 
+/** "Too many attempts, try again in …": seconds when short, whole minutes when long. */
+export function tooManyAttempts(seconds) {
+  if (!seconds) return t("error.too_many_later");
+  if (seconds < 120) return t("error.too_many", { seconds });
+  return t("error.too_many_minutes", { minutes: Math.ceil(seconds / 60) });
+}
+
 /** Plain words for an error, in the reader's language. */
 export function errorMessage(err) {
   if (!(err instanceof ApiError)) return t("error.generic");
   if (err.status === 0) return t("error.network");
-  if (err.status === 429) {
-    return err.retryAfter
-      ? t("error.too_many", { seconds: err.retryAfter })
-      : t("error.too_many_later");
-  }
+  if (err.status === 429) return tooManyAttempts(err.retryAfter);
   if (err.code && hasKey(`error.${err.code}`)) return t(`error.${err.code}`);
   if (err.status === 403) return t("error.forbidden");
   if (err.status === 404) return t("error.not_found");
@@ -347,7 +350,9 @@ function drawError() {
     box.textContent = "";
     return;
   }
-  box.textContent = typeof errorSource === "function" ? errorSource() : errorMessage(errorSource);
+  const text = typeof errorSource === "function" ? errorSource() : errorMessage(errorSource);
+  // Rewrite only a changed text: a screen reader announces every rewrite of an alert.
+  if (box.textContent !== text) box.textContent = text;
   box.hidden = false;
 }
 

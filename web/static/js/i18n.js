@@ -38,6 +38,10 @@ const STRINGS = {
     zh: "尝试次数太多，请 {seconds} 秒后再试。",
     en: "Too many attempts. Please try again in {seconds} seconds.",
   },
+  "error.too_many_minutes": {
+    zh: "尝试次数太多，请 {minutes} 分钟后再试。",
+    en: "Too many attempts. Please try again in {minutes} minutes.",
+  },
   "error.too_many_later": {
     zh: "尝试次数太多，请稍后再试。",
     en: "Too many attempts. Please try again later.",

@@ -3,7 +3,7 @@
  * the page where the user's role starts.
  */
 
-import { ApiError, api, homeFor, setToken, showError, startPage } from "./app.js";
+import { ApiError, api, homeFor, setToken, showError, startPage, tooManyAttempts } from "./app.js";
 import { t } from "./i18n.js";
 
 const form = document.getElementById("login-form");
@@ -26,11 +26,11 @@ function waitBeforeRetry(seconds) {
   clearInterval(waitTimer);
   let left = seconds;
   button.disabled = true;
-  showError(() => t("error.too_many", { seconds: left }));
+  showError(() => tooManyAttempts(left));
   waitTimer = setInterval(() => {
     left -= 1;
     if (left > 0) {
-      showError(() => t("error.too_many", { seconds: left }));
+      showError(() => tooManyAttempts(left));
       return;
     }
     clearInterval(waitTimer);
