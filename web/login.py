@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from storage import people, residents
 from storage.passwords import verify_password
 from web import keys, schemas
@@ -42,7 +44,8 @@ async def login(ctx: RequestContext) -> schemas.TokenOut:
             headers={"Retry-After": str(wait)},
         )
     user = await people.user_by_username(ctx.session, body.username)
-    ok = verify_password(user.password_hash if user else None, body.password)
+    # argon2 costs tens of milliseconds of CPU by design: keep it off the event loop.
+    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, body.password)
     if not ok or user is None or not user.active:
         throttle.failed([user_key, addr_key])
         app[keys.METRICS].logins.labels("failed").inc()

@@ -235,7 +235,7 @@ function useTimeZone(timeZone) {
   }
 }
 
-/** {date: "YYYY-MM-DD", time: "HH:MM" or ""} of an ISO date or date-time, on China's clock. */
+/** {date: "YYYY-MM-DD", time: "HH:MM" or ""} of an ISO date or date-time, on the service clock. */
 function clinicParts(value) {
   const text = String(value);
   if (DATE_ONLY.test(text)) return { date: text, time: "" };
@@ -369,7 +369,7 @@ function drawWho() {
 function drawShell(loggedIn) {
   const bar = document.getElementById("topbar");
   const onHome = loggedIn && currentUser && location.pathname === homeFor(currentUser.role);
-  bar.replaceChildren(
+  fill(bar,
     h("div", { class: "topbar-title" },
       h("span", { class: "brand", "data-i18n": "app.name" }),
       h("span", { class: "who", id: "who" })),
@@ -470,8 +470,8 @@ export function overdueBadge(overdue) {
  * A list of rows: the <ul data-testid=testid> (always there, so tests and screen readers
  * find it even when empty) and, when there are no items, a sentence saying so.
  */
-export function rowList({ testid, items, row, empty }) {
-  const list = h("ul", { class: "rows", testid }, items.map(row));
+export function rowList({ testid, items, drawRow, empty }) {
+  const list = h("ul", { class: "rows", testid }, items.map(drawRow));
   return items.length ? [list] : [list, h("p", { class: "muted" }, t(empty))];
 }
 

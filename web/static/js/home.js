@@ -43,7 +43,7 @@ function upcomingConsults() {
   const upcoming = (record?.consults ?? [])
     .filter((consult) => UPCOMING.has(consult.status))
     .sort((a, b) => (a.scheduled_at ?? "").localeCompare(b.scheduled_at ?? ""));
-  return rowList({ testid: "upcoming-list", items: upcoming, row: upcomingRow,
+  return rowList({ testid: "upcoming-list", items: upcoming, drawRow: upcomingRow,
                    empty: "home.no_upcoming" });
 }
 

@@ -151,7 +151,10 @@ function draw() {
   // Most recent first.
   const when = (c) => c.started_at ?? c.scheduled_at ?? "";
   const consults = [...(record.consults ?? [])].sort((a, b) => when(b).localeCompare(when(a)));
-  const phone = resident.phone ? h("a", { href: `tel:${resident.phone}` }, resident.phone) : null;
+  // A button-sized link: on a phone, one tap calls the resident.
+  const phone = resident.phone
+    ? h("a", { class: "btn btn-secondary", href: `tel:${resident.phone}` }, resident.phone)
+    : null;
   // A shared view (a specialist's) leaves out what was not shared: an empty part there
   // means "not shared", so it is not drawn at all rather than claiming "none".
   const shown = (hasContent) => access !== "shared" || hasContent;
@@ -162,7 +165,7 @@ function draw() {
       ? h("section", { class: tasks.some((task) => task.overdue) ? "card card-alert" : "card",
                        testid: "due-tasks" },
           h("h2", {}, t("record.tasks")),
-          rowList({ testid: "due-task-list", items: tasks, row: taskRow,
+          rowList({ testid: "due-task-list", items: tasks, drawRow: taskRow,
                     empty: "record.tasks_empty" }))
       : null,
     h("div", { class: "grid grid-2" },
@@ -176,7 +179,7 @@ function draw() {
         ])),
         shown(conditions.length)
           ? card("record.conditions", "conditions",
-              rowList({ testid: "condition-list", items: conditions, row: conditionRow,
+              rowList({ testid: "condition-list", items: conditions, drawRow: conditionRow,
                         empty: "record.conditions_empty" }))
           : null,
         shown(record.last_vitals)
@@ -186,12 +189,12 @@ function draw() {
         shown(contract) ? card("record.contract", "contract", drawContract(contract)) : null,
         shown(plans.length)
           ? card("record.plans", "followup-plans",
-              rowList({ testid: "plan-list", items: plans, row: planRow,
+              rowList({ testid: "plan-list", items: plans, drawRow: planRow,
                         empty: "record.plans_empty" }))
           : null,
         shown(consults.length)
           ? card("record.consults", "consults",
-              rowList({ testid: "consult-list", items: consults, row: consultRow,
+              rowList({ testid: "consult-list", items: consults, drawRow: consultRow,
                         empty: "record.consults_empty" }))
           : null)),
   );

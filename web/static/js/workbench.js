@@ -80,14 +80,14 @@ function drawWorkbench() {
   const tasks = [...dueTasks].sort((a, b) =>
     Number(Boolean(b.overdue)) - Number(Boolean(a.overdue))
     || a.due_date.localeCompare(b.due_date));
-  fill(due, rowList({ testid: "due-list", items: tasks, row: dueRow,
+  fill(due, rowList({ testid: "due-list", items: tasks, drawRow: dueRow,
                       empty: "workbench.due_empty" }));
   dueCount.textContent = `(${tasks.length})`;
 
   // Unscheduled consults (walk-in messages) go last.
   const byTime = [...consultsToday].sort((a, b) =>
     (a.scheduled_at ?? "\uffff").localeCompare(b.scheduled_at ?? "\uffff"));
-  fill(consults, rowList({ testid: "consult-list", items: byTime, row: consultRow,
+  fill(consults, rowList({ testid: "consult-list", items: byTime, drawRow: consultRow,
                             empty: "workbench.consults_empty" }));
   consultsCount.textContent = `(${byTime.length})`;
 }
@@ -106,7 +106,8 @@ function drawSearch() {
   fill(box,
     s.items.length ? h("p", { class: "muted", testid: "search-total" },
                        t("search.total", { total: s.total })) : null,
-    rowList({ testid: "search-results", items: s.items, row: residentRow, empty: "search.empty" }),
+    rowList({ testid: "search-results", items: s.items, drawRow: residentRow,
+              empty: "search.empty" }),
     s.error ? sectionError(s.error) : null,
     s.items.length < s.total
       ? h("button", { type: "button", class: "btn btn-secondary btn-block", testid: "search-more",
