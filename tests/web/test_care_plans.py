@@ -202,3 +202,17 @@ async def test_nurse_cannot_sign_contracts(client: TestClient) -> None:  # type:
         json={"resident_id": zheng, "team_id": team_id, "start_date": TODAY.isoformat()},
     )
     assert resp.status == 403
+
+
+async def test_get_referral_for_team_and_addressee_only(client: TestClient) -> None:  # type: ignore[type-arg]
+    doctor = await login(client, "doctor")
+    referral = (await (await client.get("/api/referrals", headers=doctor)).json())["items"][0]
+    resp = await client.get(f"/api/referrals/{referral['id']}", headers=doctor)
+    assert resp.status == 200
+    assert (await resp.json())["reason"].startswith("血压控制不佳")
+    specialist = await login(client, "specialist")
+    assert (await client.get(f"/api/referrals/{referral['id']}", headers=specialist)).status == 200
+    for user in ("resident", "proxy", "compliance"):
+        headers = await login(client, user)
+        assert (await client.get(f"/api/referrals/{referral['id']}", headers=headers)).status == 403, user
+    assert (await client.get("/api/referrals/9999", headers=doctor)).status == 404

@@ -263,3 +263,29 @@ async def test_ended_consult_cannot_be_ended_again(client: TestClient) -> None: 
     assert (await resp.json())["code"] == "invalid_transition"
     resp = await client.post(f"/api/consults/{cid}/cancel", headers=doctor, json={})
     assert resp.status == 409
+
+
+async def test_consult_is_hidden_from_other_residents_and_no_show_is_the_teams_call(
+    client: TestClient,
+) -> None:  # type: ignore[type-arg]
+    doctor = await login(client, "doctor")
+    consult = (await (await client.get("/api/consults", headers=doctor)).json())["items"][0]
+    assert consult["resident_name"] == "吴国强"
+    resident = await login(client, "resident")  # 刘德明
+    assert (await client.get(f"/api/consults/{consult['id']}", headers=resident)).status == 403
+    resp = await client.post(
+        f"/api/consults/{consult['id']}/cancel", headers=resident, json={"status": "no_show"}
+    )
+    assert resp.status == 403
+    resp = await client.post(
+        f"/api/consults/{consult['id']}/cancel",
+        headers=doctor,
+        json={"status": "no_show", "reason": "未接通"},
+    )
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "no_show"
+    # The follow-up task it served is due again, for another consult.
+    wu = consult["resident_id"]
+    record = await (await client.get(f"/api/residents/{wu}", headers=doctor)).json()
+    assert record["due_tasks"][0]["consult_id"] is None
+    assert (await client.get("/api/consults/424242", headers=doctor)).status == 404
