@@ -51,7 +51,12 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 async def _scenario(
-    session: aiohttp.ClientSession, url: str, headers: dict[str, str], duration: float, concurrency: int, pid: int
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: dict[str, str],
+    duration: float,
+    concurrency: int,
+    pid: int,
 ) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
@@ -82,59 +87,65 @@ async def _scenario(
     }
 
 
-async def run(duration: float, concurrency: int, database_url: str | None) -> dict[str, object]:
+def start_server(database_url: str | None) -> tuple[subprocess.Popen[bytes], str]:
+    """The server, in its own process, on a fresh data folder (and database, when given)."""
     port = _free_port()
     data = tempfile.mkdtemp(prefix="jiayi-bench-")
     env = {**os.environ, "JIAYI_DATA_DIR": data, "JIAYI_LOG_LEVEL": "WARNING"}
     if database_url:
         env["DATABASE_URL"] = database_url
     server = subprocess.Popen(
-        [sys.executable, "run.py", "serve", "--demo", "--port", str(port)], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "run.py", "serve", "--demo", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-            for _ in range(150):
-                try:
-                    async with session.get(f"{base}/healthz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.2)
-            else:
-                raise SystemExit("the server did not start")
-            async with session.post(f"{base}/api/auth/login",
-                                    json={"username": "doctor", "password": "jiayi-demo"}) as resp:
-                token = (await resp.json())["access_token"]
-            auth = {"Authorization": f"Bearer {token}"}
-            results = {}
-            for name, path, headers in [
-                ("baseline_healthz", "/healthz", {}),
-                ("resident_record", "/api/residents/2", auth),
-                ("resident_search", "/api/residents?q=%E5%88%98&page_size=20", auth),
-            ]:
-                result = await _scenario(session, base + path, headers, duration, concurrency, server.pid)
-                results[name] = result
-                print(f"{name:18} {result['requests_per_s']:8.1f} req/s  p50 {result['p50_ms']:7.2f} ms  "
-                      f"p95 {result['p95_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms  "
-                      f"cpu {result['server_cpu_ms_per_request']:.3f} ms/req  errors {result['errors']}")
-            rss = _rss_mb(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    return server, f"http://127.0.0.1:{port}"
+
+
+async def run(base: str, pid: int, duration: float, concurrency: int) -> dict[str, object]:
+    """Log in as the demo doctor and run each scenario in turn."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        for _ in range(150):
+            try:
+                async with session.get(f"{base}/healthz") as resp:
+                    if resp.status == 200:
+                        break
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+        else:
+            raise SystemExit("the server did not start")
+        async with session.post(
+            f"{base}/api/auth/login", json={"username": "doctor", "password": "jiayi-demo"}
+        ) as resp:
+            token = (await resp.json())["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        results = {}
+        for name, path, headers in [
+            ("baseline_healthz", "/healthz", {}),
+            ("resident_record", "/api/residents/2", auth),
+            ("resident_search", "/api/residents?q=%E5%88%98&page_size=20", auth),
+        ]:
+            result = await _scenario(session, base + path, headers, duration, concurrency, pid)
+            results[name] = result
+            print(
+                f"{name:18} {result['requests_per_s']:8.1f} req/s  p50 {result['p50_ms']:7.2f} ms  "
+                f"p95 {result['p95_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms  "
+                f"cpu {result['server_cpu_ms_per_request']:.3f} ms/req  errors {result['errors']}"
+            )
     record, baseline = results["resident_record"], results["baseline_healthz"]
     return {
-        "backend": "postgresql" if database_url else "sqlite",
         "concurrency": concurrency,
         "duration_s": duration,
         "record_requests_per_s": record["requests_per_s"],
         "record_p99_ms": record["p99_ms"],
         "baseline_requests_per_s": baseline["requests_per_s"],
-        "record_cost_vs_baseline": round(record["server_cpu_ms_per_request"]
-                                         / max(1e-9, baseline["server_cpu_ms_per_request"]), 2),
-        "server_rss_mb": round(rss, 1),
+        "record_cost_vs_baseline": round(
+            record["server_cpu_ms_per_request"] / max(1e-9, baseline["server_cpu_ms_per_request"]), 2
+        ),
+        "server_rss_mb": round(_rss_mb(pid), 1),
         "scenarios": results,
     }
 
@@ -145,7 +156,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL to bench instead of SQLite")
     args = parser.parse_args()
-    summary = asyncio.run(run(args.duration, args.concurrency, args.database_url))
+    server, base = start_server(args.database_url)
+    try:
+        summary = asyncio.run(run(base, server.pid, args.duration, args.concurrency))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    summary = {"backend": "postgresql" if args.database_url else "sqlite", **summary}
     print(json.dumps(summary, ensure_ascii=False))
 
 

@@ -119,7 +119,8 @@ async def search(
     page: int = 1,
     page_size: int = 20,
 ) -> ResidentPage:
-    """Residents within `scope`, matching `q` (name, exact ID number, phone) and `tag`, by name."""
+    """Residents within `scope`, matching `q` (part of the name, phone prefix, exact tag or exact ID
+    number) and `tag`, ordered by name."""
     if scope.is_empty:
         return ResidentPage([], 0, {})
     visible: list[ColumnElement[bool]] = []
@@ -147,9 +148,10 @@ async def search(
     where: list[ColumnElement[bool]] = [or_(*visible)]
     if q:
         q = q.strip()
-        matches = [
+        matches: list[ColumnElement[bool]] = [
             ResidentRow.name.contains(q, autoescape=True),
             ResidentRow.phone.startswith(q, autoescape=True),
+            exists().where(ResidentTagRow.resident_id == ResidentRow.id, ResidentTagRow.tag == q),
         ]
         try:
             matches.append(ResidentRow.id_number_index == protector.index(normalize_id_number(q)))

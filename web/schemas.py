@@ -91,7 +91,7 @@ class MeOut(Out):
 
 class ResidentQuery(In):
     q: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=50)] = Field(
-        None, description="name (part), phone (prefix) or exact ID number"
+        None, description="name (part), phone (prefix), tag or exact ID number"
     )
     tag: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=40)] = None
     page: int = Field(1, ge=1, le=10_000)

@@ -22,6 +22,8 @@ async def test_search_by_tag_phone_and_id_number(client: TestClient) -> None:  #
     headers = await login(client, "doctor")
     by_tag = await (await client.get("/api/residents", params={"tag": "糖尿病"}, headers=headers)).json()
     assert {i["name"] for i in by_tag["items"]} == {"赵秀兰", "吴国强"}
+    by_q_tag = await (await client.get("/api/residents", params={"q": "糖尿病"}, headers=headers)).json()
+    assert {i["name"] for i in by_q_tag["items"]} == {"赵秀兰", "吴国强"}
     by_phone = await (await client.get("/api/residents", params={"q": "13900000003"}, headers=headers)).json()
     assert [i["name"] for i in by_phone["items"]] == ["孙美华"]
     record = await (await client.get(f"/api/residents/{by_phone['items'][0]['id']}", headers=headers)).json()

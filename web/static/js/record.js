@@ -159,6 +159,37 @@ function draw() {
   // means "not shared", so it is not drawn at all rather than claiming "none".
   const shown = (hasContent) => access !== "shared" || hasContent;
 
+  const left = [
+    card("record.details", "details", facts([
+      ["field.birth_date", formatDate(resident.birth_date)],
+      ["field.id_number", resident.id_number_masked],
+      ["field.phone", phone],
+      ["field.address", resident.address],
+      ["field.tags", tagList(resident.tags)],
+    ])),
+    shown(conditions.length)
+      ? card("record.conditions", "conditions",
+          rowList({ testid: "condition-list", items: conditions, drawRow: conditionRow,
+                    empty: "record.conditions_empty" }))
+      : null,
+    shown(record.last_vitals)
+      ? card("record.vitals", "vitals", drawVitals(record.last_vitals))
+      : null,
+  ].filter(Boolean);
+  const right = [
+    shown(contract) ? card("record.contract", "contract", drawContract(contract)) : null,
+    shown(plans.length)
+      ? card("record.plans", "followup-plans",
+          rowList({ testid: "plan-list", items: plans, drawRow: planRow,
+                    empty: "record.plans_empty" }))
+      : null,
+    shown(consults.length)
+      ? card("record.consults", "consults",
+          rowList({ testid: "consult-list", items: consults, drawRow: consultRow,
+                    empty: "record.consults_empty" }))
+      : null,
+  ].filter(Boolean);
+
   fill(document.getElementById("record"),
     drawHead(resident, contract, access),
     shown(tasks.length)
@@ -168,35 +199,10 @@ function draw() {
           rowList({ testid: "due-task-list", items: tasks, drawRow: taskRow,
                     empty: "record.tasks_empty" }))
       : null,
-    h("div", { class: "grid grid-2" },
-      h("div", {},
-        card("record.details", "details", facts([
-          ["field.birth_date", formatDate(resident.birth_date)],
-          ["field.id_number", resident.id_number_masked],
-          ["field.phone", phone],
-          ["field.address", resident.address],
-          ["field.tags", tagList(resident.tags)],
-        ])),
-        shown(conditions.length)
-          ? card("record.conditions", "conditions",
-              rowList({ testid: "condition-list", items: conditions, drawRow: conditionRow,
-                        empty: "record.conditions_empty" }))
-          : null,
-        shown(record.last_vitals)
-          ? card("record.vitals", "vitals", drawVitals(record.last_vitals))
-          : null),
-      h("div", {},
-        shown(contract) ? card("record.contract", "contract", drawContract(contract)) : null,
-        shown(plans.length)
-          ? card("record.plans", "followup-plans",
-              rowList({ testid: "plan-list", items: plans, drawRow: planRow,
-                        empty: "record.plans_empty" }))
-          : null,
-        shown(consults.length)
-          ? card("record.consults", "consults",
-              rowList({ testid: "consult-list", items: consults, drawRow: consultRow,
-                        empty: "record.consults_empty" }))
-          : null)),
+    // Two columns on a desktop only when both have something: else one full-width column.
+    h("div", { class: right.length ? "grid grid-2" : "grid" },
+      h("div", {}, left),
+      h("div", {}, right)),
   );
   document.getElementById("record").hidden = false;
 }
