@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -200,7 +201,7 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
         today = now.astimezone(ZoneInfo(app[keys.SETTINGS].timezone)).date()
         actor = None
         try:
-            async with app[keys.SESSIONS]() as session, session.begin():
+            async with _serialised(app), app[keys.SESSIONS]() as session, session.begin():
                 if user_id is not None:
                     actor = await load_actor(session, user_id, today)
                     if actor is None:
@@ -285,7 +286,14 @@ async def _audit_denied(
         None,
         {"code": err.code, "reason": err.message},
     )
-    await audit_separately(request.app, record, now)
+    async with _serialised(request.app):
+        await audit_separately(request.app, record, now)
+
+
+def _serialised(app: web.Application) -> AbstractAsyncContextManager[object]:
+    """On SQLite, one request transaction at a time (see `keys.SQLITE_WRITES`); elsewhere nothing."""
+    lock = app.get(keys.SQLITE_WRITES)
+    return lock if lock is not None else nullcontext()
 
 
 async def audit_separately(app: web.Application, record: audit.AuditRecord, at: datetime) -> None:

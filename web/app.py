@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -50,6 +51,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(settings.database_url)
     app[keys.ENGINE] = engine
     app[keys.SESSIONS] = create_sessionmaker(engine)
+    if engine.dialect.name == "sqlite":
+        app[keys.SQLITE_WRITES] = asyncio.Lock()
     log.info("database: %s", engine.url.render_as_string(hide_password=True))
     yield
     await engine.dispose()

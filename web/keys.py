@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -18,6 +19,10 @@ from web.settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+#: SQLite only: API transactions take turns. Nearly every request writes (its audit entry), SQLite has one
+#: writer, and writers that collide back off in SQLite's busy handler, which sleeps in growing steps:
+#: seconds of tail latency under load (bench/api.py). Queueing in asyncio is first come, first served.
+SQLITE_WRITES = web.AppKey("sqlite_writes", asyncio.Lock)
 BLOBS = web.AppKey("blobs", BlobStore)
 FIELDS = web.AppKey("fields", FieldProtector)
 TOKENS = web.AppKey("tokens", TokenIssuer)
