@@ -75,7 +75,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         cipher_name=settings.cipher,
     )
     app[keys.TOKENS] = TokenIssuer(derive_key(secret, "jiayi access tokens"), settings.token_ttl_s)
-    app[keys.THROTTLE] = LoginThrottle(settings.login_max_failures, settings.login_window_s)
+    app[keys.THROTTLE] = LoginThrottle(
+        settings.login_max_failures, settings.login_max_failures_per_address, settings.login_window_s
+    )
     registry = CollectorRegistry()
     app[keys.METRICS_REGISTRY] = registry
     app[keys.METRICS] = HttpMetrics(registry)

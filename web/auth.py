@@ -71,12 +71,16 @@ class TokenIssuer:
 class LoginThrottle:
     """Counts failed logins per user name and per client address in a sliding window.
 
-    In memory, per node: with several nodes an attacker gets `max_failures` per node, which is
-    still a hard bound; a Redis-backed throttle comes with the multi-node issue.
+    A user name is locked after a few failures (guessing one account's password). An address gets
+    many more: a community centre or a family shares one address behind NAT, and one resident's
+    typos must not lock out the whole centre; a spray across many accounts from one address is
+    still stopped. In memory, per node: with several nodes an attacker gets the allowance once per
+    node, which is still a hard bound; a Redis-backed throttle comes with the multi-node issue.
     """
 
-    def __init__(self, max_failures: int, window_s: float) -> None:
-        self.max_failures = max_failures
+    def __init__(self, per_user: int, per_address: int, window_s: float) -> None:
+        self.per_user = per_user
+        self.per_address = per_address
         self.window_s = window_s
         self._failures: dict[str, deque[float]] = {}
 
@@ -90,24 +94,26 @@ class LoginThrottle:
             del self._failures[key]
         return stamps
 
-    def retry_after(self, keys: list[str], now: float | None = None) -> int:
-        """Seconds until a login may be tried again for any of `keys`, or 0 if allowed now."""
+    def _keys(self, username: str, address: str | None) -> list[tuple[str, int]]:
+        return [(f"user:{username.lower()}", self.per_user), (f"addr:{address}", self.per_address)]
+
+    def retry_after(self, username: str, address: str | None, now: float | None = None) -> int:
+        """Seconds until a login may be tried again for this user name from this address, or 0."""
         now = time.monotonic() if now is None else now
         wait = 0.0
-        for key in keys:
+        for key, limit in self._keys(username, address):
             stamps = self._recent(key, now)
-            if len(stamps) >= self.max_failures:
-                wait = max(wait, stamps[0] + self.window_s - now)
+            if len(stamps) >= limit:
+                wait = max(wait, stamps[-limit] + self.window_s - now)
         return int(wait) + (1 if wait > 0 else 0)
 
-    def failed(self, keys: list[str], now: float | None = None) -> None:
-        """Record one failure against every key."""
+    def failed(self, username: str, address: str | None, now: float | None = None) -> None:
+        """Record one failure against the user name and the address."""
         now = time.monotonic() if now is None else now
-        for key in keys:
+        for key, _ in self._keys(username, address):
             self._recent(key, now)
             self._failures.setdefault(key, deque()).append(now)
 
-    def succeeded(self, keys: list[str]) -> None:
-        """Forget the failures of a user name after a successful login."""
-        for key in keys:
-            self._failures.pop(key, None)
+    def succeeded(self, username: str) -> None:
+        """Forget the user name's failures after a successful login (the address keeps its count)."""
+        self._failures.pop(f"user:{username.lower()}", None)

@@ -32,6 +32,7 @@ class Settings:
     token_ttl_s: int = 8 * 3600
     timezone: str = "Asia/Shanghai"
     login_max_failures: int = 5
+    login_max_failures_per_address: int = 50
     login_window_s: int = 900
     max_json_bytes: int = 64 * 1024
     extra: Mapping[str, str] = field(default_factory=dict)

@@ -67,3 +67,21 @@ async def test_proxy_sees_bound_resident(client: TestClient) -> None:  # type: i
     assert data["role"] == "proxy"
     assert [p["name"] for p in data["proxy_for"]] == ["赵秀兰"]
     assert data["proxy_for"][0]["relation"] == "child"
+
+
+async def test_one_users_failures_do_not_lock_out_others_at_the_same_address(client: TestClient) -> None:  # type: ignore[type-arg]
+    """A community centre shares one address: a resident's typos must not lock out the doctor."""
+    for _ in range(6):
+        await client.post("/api/auth/login", json={"username": "resident", "password": "typo-typo"})
+    resp = await client.post("/api/auth/login", json={"username": "doctor", "password": "jiayi-demo"})
+    assert resp.status == 200
+
+
+async def test_password_spraying_from_one_address_is_stopped(client: TestClient) -> None:  # type: ignore[type-arg]
+    from web import keys
+
+    per_address = client.app[keys.THROTTLE].per_address
+    for i in range(per_address):
+        await client.post("/api/auth/login", json={"username": f"user{i}", "password": "Winter2026!"})
+    resp = await client.post("/api/auth/login", json={"username": "doctor", "password": "jiayi-demo"})
+    assert resp.status == 429

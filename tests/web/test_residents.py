@@ -181,3 +181,31 @@ async def test_bad_query_parameters_name_the_field(client: TestClient) -> None: 
     assert body["errors"][0]["field"] == "query.page_size"
     resp = await client.get("/api/residents", params={"nonsense": "1"}, headers=headers)
     assert resp.status == 422
+
+
+async def test_workbench_lists_followups_due_and_todays_consults(client: TestClient) -> None:  # type: ignore[type-arg]
+    from datetime import timedelta
+
+    from tests.conftest import TODAY
+
+    headers = await login(client, "doctor")
+    data = await (await client.get("/api/workbench", headers=headers)).json()
+    assert data["today"] == TODAY.isoformat()
+    due = [(t["resident_name"], t["due_date"], t["overdue"]) for t in data["due_tasks"]]
+    # Overdue first; 赵秀兰's next follow-up is a month away, beyond the week the workbench shows.
+    assert due == [
+        ("刘德明", (TODAY - timedelta(days=10)).isoformat(), True),
+        ("吴国强", (TODAY + timedelta(days=2)).isoformat(), False),
+        ("孙美华", (TODAY + timedelta(days=3)).isoformat(), False),
+    ]
+    assert [(c["resident_name"], c["kind"]) for c in data["consults_today"]] == [("吴国强", "follow_up")]
+    for user in ("resident", "proxy", "compliance"):
+        assert (await client.get("/api/workbench", headers=await login(client, user))).status == 403, user
+
+
+async def test_contract_history_is_not_shared_with_the_specialist(client: TestClient) -> None:  # type: ignore[type-arg]
+    doctor = await login(client, "doctor")
+    zhao = await resident_id(client, doctor, "赵秀兰")
+    assert (await client.get(f"/api/residents/{zhao}/contracts", headers=doctor)).status == 200
+    specialist = await login(client, "specialist")
+    assert (await client.get(f"/api/residents/{zhao}/contracts", headers=specialist)).status == 403
