@@ -154,9 +154,11 @@ async def search(
             exists().where(ResidentTagRow.resident_id == ResidentRow.id, ResidentTagRow.tag == q),
         ]
         try:
-            matches.append(ResidentRow.id_number_index == protector.index(normalize_id_number(q)))
+            id_number = normalize_id_number(q)
         except ValueError:
-            pass  # not an ID number: name and phone only
+            id_number = None  # not an ID number: name, phone and tag only
+        if id_number is not None:
+            matches.append(ResidentRow.id_number_index == protector.index(id_number))
         where.append(or_(*matches))
     if tag:
         where.append(

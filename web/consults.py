@@ -37,16 +37,30 @@ from storage.models import ConsultRow, UserRow
 from web import schemas
 from web.api import Api, RequestContext
 from web.presenters import consult_out, consult_summary, task_out
+from web.residents import find_resident
 
 api = Api()
 
 
-async def _load(ctx: RequestContext) -> tuple[int, ConsultRow]:
+async def _load(ctx: RequestContext) -> tuple[ConsultRow, Consult]:
+    """The consult named in the path, as a row to update and as the domain object rules look at."""
     consult_id = ctx.path_int("consult_id")
     row = await consults.get_row(ctx.session, consult_id)
     if row is None:
         raise NotFound(f"no consult {consult_id}")
-    return consult_id, row
+    consult = await consults.get(ctx.session, consult_id)
+    assert consult is not None
+    return row, consult
+
+
+async def _reply(
+    ctx: RequestContext, consult_id: int, *, with_note: bool, next_task: schemas.TaskOut | None = None
+) -> schemas.ConsultOut:
+    """The consult as it stands after this request's changes."""
+    consult = await consults.get(ctx.session, consult_id)
+    assert consult is not None
+    names = await residents.names(ctx.session, {consult.resident_id})
+    return consult_out(consult, names.get(consult.resident_id, ""), with_note=with_note, next_task=next_task)
 
 
 @api.operation(
@@ -68,10 +82,7 @@ async def create_consult(ctx: RequestContext) -> schemas.ConsultOut:
     """
     body: schemas.ConsultCreateIn = ctx.body
     actor, session = ctx.me, ctx.session
-    resident = await residents.get(session, body.resident_id)
-    if resident is None:
-        raise NotFound(f"no resident {body.resident_id}", field="resident_id")
-    team_id = await residents.contracted_team(session, resident.id, ctx.today)
+    resident, team_id = await find_resident(ctx, body.resident_id)
     require_may_request_consult(actor, resident.id, team_id, body.kind)
 
     condition = None
@@ -162,8 +173,6 @@ async def create_consult(ctx: RequestContext) -> schemas.ConsultOut:
     if task_row is not None:
         task_row.consult_id = row.id
         await session.flush()
-    created = await consults.get(session, row.id)
-    assert created is not None
     await ctx.audit(
         "create",
         "consult",
@@ -171,7 +180,7 @@ async def create_consult(ctx: RequestContext) -> schemas.ConsultOut:
         resident_id=resident.id,
         detail={"kind": kind.value, "requested_kind": body.kind.value, "mode": body.mode.value},
     )
-    return consult_out(created, resident.name, with_note=True)
+    return await _reply(ctx, row.id, with_note=True)
 
 
 @api.operation(
@@ -267,9 +276,8 @@ async def put_note(ctx: RequestContext) -> schemas.ConsultOut:
     """Replace the SOAP note and vitals. Every edit is audited with who, when and which fields changed,
     and the digest of the note it replaced."""
     body: schemas.NoteIn = ctx.body
-    consult_id, row = await _load(ctx)
-    consult = await consults.get(ctx.session, consult_id)
-    assert consult is not None
+    row, consult = await _load(ctx)
+    consult_id = consult.id
     require_may_write_note(ctx.me, consult)
     if consult.status in (ConsultStatus.CANCELLED, ConsultStatus.NO_SHOW):
         raise Conflict(
@@ -297,10 +305,7 @@ async def put_note(ctx: RequestContext) -> schemas.ConsultOut:
         resident_id=consult.resident_id,
         detail={"changed": changed, "previous_sha256": _note_digest(previous) if previous else None},
     )
-    updated = await consults.get(ctx.session, consult_id)
-    assert updated is not None
-    names = await residents.names(ctx.session, {consult.resident_id})
-    return consult_out(updated, names.get(consult.resident_id, ""), with_note=True)
+    return await _reply(ctx, consult_id, with_note=True)
 
 
 def _require_runs_consult(actor: Actor, consult: Consult) -> None:
@@ -318,9 +323,8 @@ def _require_runs_consult(actor: Actor, consult: Consult) -> None:
 )
 async def start_consult(ctx: RequestContext) -> schemas.ConsultOut:
     """Mark the consult in progress (the live room does this when the doctor admits the resident)."""
-    consult_id, row = await _load(ctx)
-    consult = await consults.get(ctx.session, consult_id)
-    assert consult is not None
+    row, consult = await _load(ctx)
+    consult_id = consult.id
     _require_runs_consult(ctx.me, consult)
     check_transition(consult.status, ConsultStatus.IN_PROGRESS)
     row.status = ConsultStatus.IN_PROGRESS.value
@@ -329,10 +333,7 @@ async def start_consult(ctx: RequestContext) -> schemas.ConsultOut:
     consults.add_participant(row, Participant(me.user_id, participant_role_for(me), me.display_name, ctx.now))
     await ctx.session.flush()
     await ctx.audit("start", "consult", consult_id, resident_id=consult.resident_id)
-    started = await consults.get(ctx.session, consult_id)
-    assert started is not None
-    names = await residents.names(ctx.session, {consult.resident_id})
-    return consult_out(started, names.get(consult.resident_id, ""), with_note=True)
+    return await _reply(ctx, consult_id, with_note=True)
 
 
 @api.operation(
@@ -346,9 +347,8 @@ async def start_consult(ctx: RequestContext) -> schemas.ConsultOut:
 async def end_consult(ctx: RequestContext) -> schemas.ConsultOut:
     """End the consult. A follow-up consult completes its follow-up task and schedules the next one,
     on the note's next-visit date or one plan interval from today."""
-    consult_id, row = await _load(ctx)
-    consult = await consults.get(ctx.session, consult_id)
-    assert consult is not None
+    row, consult = await _load(ctx)
+    consult_id = consult.id
     _require_runs_consult(ctx.me, consult)
     check_transition(consult.status, ConsultStatus.ENDED)
     row.status = ConsultStatus.ENDED.value
@@ -380,10 +380,7 @@ async def end_consult(ctx: RequestContext) -> schemas.ConsultOut:
         resident_id=consult.resident_id,
         detail={"next_task_due": next_task.due_date.isoformat() if next_task else None},
     )
-    ended = await consults.get(ctx.session, consult_id)
-    assert ended is not None
-    names = await residents.names(ctx.session, {consult.resident_id})
-    return consult_out(ended, names.get(consult.resident_id, ""), with_note=True, next_task=next_task)
+    return await _reply(ctx, consult_id, with_note=True, next_task=next_task)
 
 
 @api.operation(
@@ -401,9 +398,8 @@ async def cancel_consult(ctx: RequestContext) -> schemas.ConsultOut:
     body: schemas.CancelIn = ctx.body
     if body.status not in (ConsultStatus.CANCELLED, ConsultStatus.NO_SHOW):
         raise RuleViolation("status must be cancelled or no_show", field="status")
-    consult_id, row = await _load(ctx)
-    consult = await consults.get(ctx.session, consult_id)
-    assert consult is not None
+    row, consult = await _load(ctx)
+    consult_id = consult.id
     actor = ctx.me
     if actor.role in (Role.RESIDENT, Role.PROXY):
         team_id = await residents.contracted_team(ctx.session, consult.resident_id, ctx.today)
@@ -427,11 +423,4 @@ async def cancel_consult(ctx: RequestContext) -> schemas.ConsultOut:
         resident_id=consult.resident_id,
         detail={"reason": body.reason},
     )
-    cancelled = await consults.get(ctx.session, consult_id)
-    assert cancelled is not None
-    names = await residents.names(ctx.session, {consult.resident_id})
-    return consult_out(
-        cancelled,
-        names.get(consult.resident_id, ""),
-        with_note=may_view_note(actor, cancelled, reviewing=False),
-    )
+    return await _reply(ctx, consult_id, with_note=may_view_note(actor, consult, reviewing=False))

@@ -12,11 +12,12 @@ from consult.contract import (
 )
 from consult.errors import AccessDenied, NotFound
 from consult.roles import Role
-from storage import contracts, people, residents
+from storage import contracts, people
 from storage.models import CareTeamRow
 from web import schemas
 from web.api import Api, RequestContext
 from web.presenters import contract_out
+from web.residents import find_resident
 
 api = Api()
 
@@ -42,9 +43,7 @@ async def create_contract(ctx: RequestContext) -> schemas.ContractOut:
     team = await ctx.session.get(CareTeamRow, body.team_id)
     if team is None:
         raise NotFound(f"no team {body.team_id}", field="team_id")
-    resident = await residents.get(ctx.session, body.resident_id)
-    if resident is None:
-        raise NotFound(f"no resident {body.resident_id}", field="resident_id")
+    resident, _ = await find_resident(ctx, body.resident_id)
     existing = await contracts.for_resident(ctx.session, resident.id)
     check_can_sign(existing, team.id, body.start_date, ctx.today)
     contract = await contracts.add(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from consult.access import require_team_clinician, resident_scope
-from consult.errors import NotFound, RuleViolation
+from consult.errors import RuleViolation
 from consult.followup import FollowUpPlan
-from storage import followups, residents
+from storage import followups
 from web import schemas
 from web.api import Api, RequestContext
 from web.presenters import plan_out, task_out
+from web.residents import find_resident
 
 api = Api()
 
@@ -28,10 +29,7 @@ api = Api()
 async def create_plan(ctx: RequestContext) -> schemas.PlanCreatedOut:
     """Follow a resident's condition every `interval_days`; the first task is created at once."""
     body: schemas.PlanIn = ctx.body
-    resident = await residents.get(ctx.session, body.resident_id)
-    if resident is None:
-        raise NotFound(f"no resident {body.resident_id}", field="resident_id")
-    team_id = await residents.contracted_team(ctx.session, resident.id, ctx.today)
+    resident, team_id = await find_resident(ctx, body.resident_id)
     require_team_clinician(ctx.me, team_id)
     assert team_id is not None
     if body.condition_id is not None and body.condition_id not in {c.id for c in resident.conditions}:

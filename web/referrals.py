@@ -9,11 +9,12 @@ from consult.errors import AccessDenied, NotFound, RuleViolation
 from consult.organization import OrganizationKind
 from consult.referral import ReferralStatus, SharedResult, check_referral_transition
 from consult.roles import Role
-from storage import referrals, residents
+from storage import referrals
 from storage.models import OrganizationRow, PractitionerRow
 from web import schemas
 from web.api import Api, RequestContext
 from web.presenters import referral_out
+from web.residents import find_resident
 
 api = Api()
 
@@ -31,10 +32,7 @@ api = Api()
 async def create_referral(ctx: RequestContext) -> schemas.ReferralOut:
     """The team refers a resident, sharing chosen conditions and recent results with the specialist."""
     body: schemas.ReferralIn = ctx.body
-    resident = await residents.get(ctx.session, body.resident_id)
-    if resident is None:
-        raise NotFound(f"no resident {body.resident_id}", field="resident_id")
-    team_id = await residents.contracted_team(ctx.session, resident.id, ctx.today)
+    resident, team_id = await find_resident(ctx, body.resident_id)
     require_team_clinician(ctx.me, team_id)
     assert team_id is not None
     org = await ctx.session.get(OrganizationRow, body.to_organization_id)

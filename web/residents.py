@@ -8,6 +8,7 @@ from consult.access import RecordAccess, require_record_access, resident_scope
 from consult.consult import ConsultKind, ConsultStatus, Vitals
 from consult.errors import AccessDenied, NotFound
 from consult.referral import OPEN
+from consult.resident import Resident
 from storage import consults, contracts, followups, people, referrals, residents
 from web import keys, schemas
 from web.api import Api, RequestContext
@@ -22,6 +23,18 @@ from web.presenters import (
 )
 
 api = Api()
+
+
+async def find_resident(ctx: RequestContext, resident_id: int) -> tuple[Resident, int | None]:
+    """A resident named in a request body, and the team they are signed with today.
+
+    Unknown ids are a 404 naming the `resident_id` field. (The record endpoint checks access before
+    existence instead, so a stranger cannot tell the two apart.)
+    """
+    resident = await residents.get(ctx.session, resident_id)
+    if resident is None:
+        raise NotFound(f"no resident {resident_id}", field="resident_id")
+    return resident, await residents.contracted_team(ctx.session, resident.id, ctx.today)
 
 
 @api.operation(
