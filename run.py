@@ -176,6 +176,12 @@ def main(argv: list[str] | None = None) -> int:
             log.info("demo data loaded; log in as doctor / %s", demo.DEMO_PASSWORD)
         host = args.host or settings.host
         port = args.port or settings.port
+        log.info(
+            "Jiayi serving on http://%s:%d%s",
+            host,
+            port,
+            f" (demo: log in as doctor / {demo.DEMO_PASSWORD})" if demo_mode else "",
+        )
         web.run_app(create_app(settings), host=host, port=port, print=lambda _: None)
     return 0
 
