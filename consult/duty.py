@@ -1,0 +1,74 @@
+"""Off-duty mode (下班模式): working hours, a manual status, and the after-hours auto-reply."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+#: The emergency path every auto-reply gives, unless the team words it otherwise.
+EMERGENCY_PATH = "如有胸痛、呼吸困难、昏迷等紧急情况，请立即拨打 120 或前往最近的急诊。"
+
+
+class DutyStatus(enum.StrEnum):
+    """`auto` follows working hours; the others are set by hand and win over them."""
+
+    AUTO = "auto"
+    ON_DUTY = "on_duty"
+    BUSY = "busy"
+    OFF_DUTY = "off_duty"
+
+
+@dataclass(frozen=True)
+class Shift:
+    """Working hours on one weekday (0 = Monday), local time."""
+
+    weekday: int
+    start: time
+    end: time
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.weekday <= 6:
+            raise ValueError(f"weekday must be 0 (Monday) to 6 (Sunday), got {self.weekday!r}")
+        if self.end <= self.start:
+            raise ValueError(f"shift end {self.end} must be after its start {self.start}")
+
+
+#: Community health centres' usual hours: weekdays 8:00-17:00, Saturday mornings.
+DEFAULT_HOURS: tuple[Shift, ...] = (
+    *(Shift(d, time(8), time(17)) for d in range(5)),
+    Shift(5, time(8), time(12)),
+)
+
+
+def in_hours(hours: tuple[Shift, ...], local: datetime) -> bool:
+    """Whether `local` falls inside a shift."""
+    now = local.time()
+    return any(s.weekday == local.weekday() and s.start <= now < s.end for s in hours)
+
+
+def is_on_duty(status: DutyStatus, hours: tuple[Shift, ...], local: datetime) -> bool:
+    """Whether the practitioner counts as reachable now (busy still counts: they reply, later)."""
+    if status is DutyStatus.AUTO:
+        return in_hours(hours, local)
+    return status is not DutyStatus.OFF_DUTY
+
+
+def next_on_duty(hours: tuple[Shift, ...], local: datetime) -> datetime | None:
+    """The start of the next shift after `local`, within a week; None when there are no hours."""
+    for days in range(8):
+        day = (local + timedelta(days=days)).date()
+        starts = sorted(s.start for s in hours if s.weekday == day.weekday())
+        for start in starts:
+            at = datetime.combine(day, start, tzinfo=local.tzinfo)
+            if at > local:
+                return at
+    return None
+
+
+def auto_reply(doctor_name: str, back_at: datetime | None, team_message: str | None) -> str:
+    """The auto-reply text: the doctor is resting, when they are back, and the emergency path."""
+    if team_message:
+        return team_message
+    back = f"，预计 {back_at:%m月%d日 %H:%M} 回复" if back_at is not None else ""
+    return f"{doctor_name}正在休息{back}。您的消息已送达。{EMERGENCY_PATH}"
