@@ -352,3 +352,147 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ConversationRow(Base):
+    """A resident's thread with their care team, or the chat of one consult."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("kind", "resident_id", "team_id", "consult_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("care_teams.id"), index=True)
+    consult_id: Mapped[int | None] = mapped_column(ForeignKey("consults.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MessageRow(Base):
+    """One message; its id orders the conversation. `client_msg_id` makes a sender's retries idempotent."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("sender_user_id", "client_msg_id"),
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    sender_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sender_role: Mapped[str | None] = mapped_column(String(20))
+    sender_name: Mapped[str] = mapped_column(String(100))
+    on_behalf_of_resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
+    text: Mapped[str] = mapped_column(Text, default="")
+    attachment_id: Mapped[str | None] = mapped_column(ForeignKey("attachments.id"))
+    card: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    client_msg_id: Mapped[str | None] = mapped_column(String(64))
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReadMarkRow(Base):
+    """How far a member has read a conversation (read receipts and unread counts)."""
+
+    __tablename__ = "read_marks"
+
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    last_read_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AttachmentRow(Base):
+    """An uploaded image or file, its bytes in the blob store under the same id."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[str] = mapped_column(ForeignKey("blobs.id"), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DutyRow(Base):
+    """A practitioner's manual duty status and working hours."""
+
+    __tablename__ = "duty"
+
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="auto")
+    #: [{"weekday": 0, "start": "08:00", "end": "17:00"}, ...]; null means the centre's usual hours.
+    hours: Mapped[list[Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TeamSettingsRow(Base):
+    """Per-team messaging settings: red-flag words (null means the defaults)."""
+
+    __tablename__ = "team_settings"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("care_teams.id"), primary_key=True)
+    red_flags: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
+class SensitiveWordRow(Base):
+    """An admin-managed word whose use in a message is flagged to compliance."""
+
+    __tablename__ = "sensitive_words"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    word: Mapped[str] = mapped_column(String(50), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertRow(Base):
+    """A message that needs a person: red flag or reading (to the team), sensitive word (to compliance)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("care_teams.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    sender_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    findings: Mapped[list[Any]] = mapped_column(default=list)
+    notified_user_ids: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[datetime | None]
+
+
+class BroadcastRow(Base):
+    """One message sent by a doctor to a filtered group of the team's residents."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("care_teams.id"), index=True)
+    sender_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text, default="")
+    card: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InviteRow(Base):
+    """A single-use, expiring invite of a specialist into one consult; only the token's hash is kept."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consult_id: Mapped[int] = mapped_column(ForeignKey("consults.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
