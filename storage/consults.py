@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -19,7 +19,10 @@ from consult.consult import (
     ParticipantRole,
     VisitNote,
     Vitals,
+    check_transition,
 )
+from consult.followup import FollowUpPlan, FollowUpTask, TaskStatus, next_due_date
+from storage import followups
 from storage.models import ConsultParticipantRow, ConsultRow, FollowUpTaskRow
 
 
@@ -177,3 +180,33 @@ def add_participant(row: ConsultRow, participant: Participant) -> None:
             joined_at=participant.joined_at,
         )
     )
+
+
+async def end(
+    session: AsyncSession, row: ConsultRow, consult: Consult, now: datetime, today: date
+) -> tuple[FollowUpTask, FollowUpPlan] | None:
+    """End a consult (the caller checked who may). Everyone still in the room leaves; a follow-up
+    consult completes its task and schedules the plan's next one, which is returned."""
+    check_transition(consult.status, ConsultStatus.ENDED)
+    row.status = ConsultStatus.ENDED.value
+    row.ended_at = now
+    if row.started_at is None:
+        row.started_at = now
+    for participant in row.participants:
+        if participant.left_at is None and participant.joined_at is not None:
+            participant.left_at = now
+    scheduled = None
+    task_row = await followups.task_for_consult(session, consult.id)
+    if (
+        task_row is not None
+        and consult.kind is ConsultKind.FOLLOW_UP
+        and task_row.status == TaskStatus.DUE.value
+    ):
+        task_row.status = TaskStatus.DONE.value
+        task_row.completed_on = today
+        plan = await followups.get_plan(session, task_row.plan_id)
+        if plan is not None and plan.active:
+            task = await followups.add_task(session, plan, next_due_date(plan, today, consult.next_visit_on))
+            scheduled = (task, plan)
+    await session.flush()
+    return scheduled

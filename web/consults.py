@@ -29,7 +29,7 @@ from consult.consult import (
     decide_kind,
 )
 from consult.errors import AccessDenied, Conflict, NotFound, RuleViolation
-from consult.followup import TaskStatus, next_due_date
+from consult.followup import TaskStatus
 from consult.referral import OPEN, ReferralStatus
 from consult.roles import Role
 from storage import consults, followups, referrals, residents
@@ -351,27 +351,10 @@ async def end_consult(ctx: RequestContext) -> schemas.ConsultOut:
     consult_id = consult.id
     _require_runs_consult(ctx.me, consult)
     check_transition(consult.status, ConsultStatus.ENDED)
-    row.status = ConsultStatus.ENDED.value
-    row.ended_at = ctx.now
-    if row.started_at is None:
-        row.started_at = ctx.now
-    for p in row.participants:
-        if p.left_at is None and p.joined_at is not None:
-            p.left_at = ctx.now
     next_task = None
-    task_row = await followups.task_for_consult(ctx.session, consult_id)
-    if (
-        task_row is not None
-        and consult.kind is ConsultKind.FOLLOW_UP
-        and task_row.status == TaskStatus.DUE.value
-    ):
-        task_row.status = TaskStatus.DONE.value
-        task_row.completed_on = ctx.today
-        plan = await followups.get_plan(ctx.session, task_row.plan_id)
-        if plan is not None and plan.active:
-            due = next_due_date(plan, ctx.today, consult.next_visit_on)
-            created = await followups.add_task(ctx.session, plan, due)
-            next_task = task_out(created, plan, ctx.today)
+    scheduled = await consults.end(ctx.session, row, consult, ctx.now, ctx.today)
+    if scheduled is not None:
+        next_task = task_out(*scheduled, ctx.today)
     await ctx.session.flush()
     await ctx.audit(
         "end",

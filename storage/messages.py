@@ -1,0 +1,304 @@
+"""Conversations, messages, read marks and attachments."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consult.messaging import Card, CardType, Conversation, ConversationKind, Message, MessageKind
+from storage.models import (
+    AttachmentRow,
+    ConsultParticipantRow,
+    ConversationRow,
+    MessageRow,
+    ReadMarkRow,
+)
+
+
+def conversation_of(row: ConversationRow) -> Conversation:
+    """The domain view of a conversation row."""
+    return Conversation(
+        id=row.id,
+        kind=ConversationKind(row.kind),
+        resident_id=row.resident_id,
+        team_id=row.team_id,
+        consult_id=row.consult_id,
+    )
+
+
+def card_to_json(card: Card | None) -> dict[str, Any] | None:
+    """A card as stored."""
+    if card is None:
+        return None
+    return {
+        "type": card.type.value,
+        "title": card.title,
+        "url": card.url,
+        "summary": card.summary,
+        "due_date": card.due_date.isoformat() if card.due_date else None,
+    }
+
+
+def card_from_json(data: dict[str, Any] | None) -> Card | None:
+    """A stored card back as a dataclass."""
+    if not data:
+        return None
+    due = data.get("due_date")
+    return Card(
+        type=CardType(data["type"]),
+        title=data["title"],
+        url=data.get("url"),
+        summary=data.get("summary", ""),
+        due_date=date.fromisoformat(due) if due else None,
+    )
+
+
+def message_of(row: MessageRow) -> Message:
+    """The domain view of a message row."""
+    return Message(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        kind=MessageKind(row.kind),
+        created_at=row.created_at,
+        sender_user_id=row.sender_user_id,
+        sender_role=row.sender_role,
+        sender_name=row.sender_name,
+        text=row.text,
+        on_behalf_of_resident_id=row.on_behalf_of_resident_id,
+        attachment_id=row.attachment_id,
+        card=card_from_json(row.card),
+        client_msg_id=row.client_msg_id,
+    )
+
+
+async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation | None:
+    """One conversation."""
+    row = await session.get(ConversationRow, conversation_id)
+    return None if row is None else conversation_of(row)
+
+
+async def _get_or_create(session: AsyncSession, **key: Any) -> Conversation:
+    stmt = select(ConversationRow).filter_by(**key)
+    row = await session.scalar(stmt)
+    if row is None:
+        try:
+            async with session.begin_nested():
+                row = ConversationRow(**key)
+                session.add(row)
+        except IntegrityError:
+            # Another request created it between our read and write: use theirs.
+            row = await session.scalar(stmt)
+            assert row is not None
+    return conversation_of(row)
+
+
+async def care_team_conversation(session: AsyncSession, resident_id: int, team_id: int) -> Conversation:
+    """The resident's conversation with the team, created on first use."""
+    return await _get_or_create(
+        session,
+        kind=ConversationKind.CARE_TEAM.value,
+        resident_id=resident_id,
+        team_id=team_id,
+        consult_id=None,
+    )
+
+
+async def consult_conversation(
+    session: AsyncSession, consult_id: int, resident_id: int, team_id: int | None
+) -> Conversation:
+    """The chat of one consult, created on first use."""
+    return await _get_or_create(
+        session,
+        kind=ConversationKind.CONSULT.value,
+        resident_id=resident_id,
+        team_id=team_id,
+        consult_id=consult_id,
+    )
+
+
+async def conversations_visible(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    team_ids: frozenset[int],
+    resident_ids: frozenset[int],
+) -> list[Conversation]:
+    """Care-team conversations of the given teams or residents, and chats of consults the user is in."""
+    clauses: list[ColumnElement[bool]] = [
+        ConversationRow.consult_id.in_(
+            select(ConsultParticipantRow.consult_id).where(ConsultParticipantRow.user_id == user_id)
+        )
+    ]
+    care_team = ConversationRow.kind == ConversationKind.CARE_TEAM.value
+    if team_ids:
+        clauses.append(and_(care_team, ConversationRow.team_id.in_(team_ids)))
+    if resident_ids:
+        clauses.append(and_(care_team, ConversationRow.resident_id.in_(resident_ids)))
+    rows = await session.scalars(select(ConversationRow).where(or_(*clauses)).order_by(ConversationRow.id))
+    return [conversation_of(r) for r in rows]
+
+
+async def find_message(session: AsyncSession, sender_user_id: int, client_msg_id: str) -> Message | None:
+    """The message a sender already sent under `client_msg_id`, if any."""
+    row = await session.scalar(
+        select(MessageRow).where(
+            MessageRow.sender_user_id == sender_user_id, MessageRow.client_msg_id == client_msg_id
+        )
+    )
+    return None if row is None else message_of(row)
+
+
+async def add_message(
+    session: AsyncSession,
+    *,
+    conversation_id: int,
+    kind: MessageKind,
+    sender_user_id: int | None,
+    sender_role: str | None,
+    sender_name: str,
+    text: str = "",
+    on_behalf_of_resident_id: int | None = None,
+    attachment_id: str | None = None,
+    card: Card | None = None,
+    client_msg_id: str | None = None,
+    broadcast_id: int | None = None,
+) -> tuple[Message, bool]:
+    """Store a message; a retry with the same (sender, client_msg_id) returns the first one, not a copy.
+
+    Returns the message and whether it was created now.
+    """
+    if sender_user_id is not None and client_msg_id is not None:
+        existing = await find_message(session, sender_user_id, client_msg_id)
+        if existing is not None:
+            return existing, False
+    row = MessageRow(
+        conversation_id=conversation_id,
+        kind=kind.value,
+        sender_user_id=sender_user_id,
+        sender_role=sender_role,
+        sender_name=sender_name,
+        text=text,
+        on_behalf_of_resident_id=on_behalf_of_resident_id,
+        attachment_id=attachment_id,
+        card=card_to_json(card),
+        client_msg_id=client_msg_id,
+        broadcast_id=broadcast_id,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        if sender_user_id is None or client_msg_id is None:
+            raise
+        existing = await find_message(session, sender_user_id, client_msg_id)
+        assert existing is not None
+        return existing, False
+    return message_of(row), True
+
+
+async def messages_after(
+    session: AsyncSession, conversation_id: int, after_id: int, limit: int
+) -> list[Message]:
+    """Messages with ids above `after_id`, oldest first, at most `limit`."""
+    rows = await session.scalars(
+        select(MessageRow)
+        .where(MessageRow.conversation_id == conversation_id, MessageRow.id > after_id)
+        .order_by(MessageRow.id)
+        .limit(limit)
+    )
+    return [message_of(r) for r in rows]
+
+
+async def last_messages(session: AsyncSession, conversation_ids: list[int]) -> dict[int, Message]:
+    """The newest message of each conversation."""
+    if not conversation_ids:
+        return {}
+    newest = (
+        select(func.max(MessageRow.id))
+        .where(MessageRow.conversation_id.in_(conversation_ids))
+        .group_by(MessageRow.conversation_id)
+    )
+    rows = await session.scalars(select(MessageRow).where(MessageRow.id.in_(newest)))
+    return {r.conversation_id: message_of(r) for r in rows}
+
+
+async def mark_read(session: AsyncSession, conversation_id: int, user_id: int, up_to_id: int) -> int:
+    """Move the user's read mark forward (never back); returns the mark now in force."""
+    row = await session.get(ReadMarkRow, (conversation_id, user_id))
+    if row is None:
+        try:
+            async with session.begin_nested():
+                row = ReadMarkRow(conversation_id=conversation_id, user_id=user_id, last_read_id=up_to_id)
+                session.add(row)
+            return up_to_id
+        except IntegrityError:
+            row = await session.get(ReadMarkRow, (conversation_id, user_id), populate_existing=True)
+            assert row is not None
+    if up_to_id > row.last_read_id:
+        row.last_read_id = up_to_id
+        await session.flush()
+    return row.last_read_id
+
+
+async def unread_counts(session: AsyncSession, user_id: int, conversation_ids: list[int]) -> dict[int, int]:
+    """Messages from others above the user's read mark, per conversation."""
+    if not conversation_ids:
+        return {}
+    mark = (
+        select(ReadMarkRow.last_read_id)
+        .where(ReadMarkRow.conversation_id == MessageRow.conversation_id, ReadMarkRow.user_id == user_id)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(MessageRow.conversation_id, func.count())
+        .where(
+            MessageRow.conversation_id.in_(conversation_ids),
+            or_(MessageRow.sender_user_id.is_(None), MessageRow.sender_user_id != user_id),
+            MessageRow.id > func.coalesce(mark, 0),
+        )
+        .group_by(MessageRow.conversation_id)
+    )
+    return {cid: int(n) for cid, n in rows}
+
+
+async def read_marks(session: AsyncSession, conversation_id: int) -> dict[int, int]:
+    """Every member's read mark in a conversation, by user id."""
+    rows = await session.execute(
+        select(ReadMarkRow.user_id, ReadMarkRow.last_read_id).where(
+            ReadMarkRow.conversation_id == conversation_id
+        )
+    )
+    return {uid: mark for uid, mark in rows}
+
+
+async def add_attachment(
+    session: AsyncSession,
+    *,
+    blob_id: str,
+    conversation_id: int,
+    uploaded_by: int,
+    filename: str,
+    content_type: str,
+    size: int,
+) -> AttachmentRow:
+    """Record an uploaded attachment (its bytes are already in the blob store)."""
+    row = AttachmentRow(
+        id=blob_id,
+        conversation_id=conversation_id,
+        uploaded_by=uploaded_by,
+        filename=filename,
+        content_type=content_type,
+        size=size,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get_attachment(session: AsyncSession, attachment_id: str) -> AttachmentRow | None:
+    """One attachment."""
+    return await session.get(AttachmentRow, attachment_id)
