@@ -66,9 +66,13 @@ def next_on_duty(hours: tuple[Shift, ...], local: datetime) -> datetime | None:
     return None
 
 
-def auto_reply(doctor_name: str, back_at: datetime | None, team_message: str | None) -> str:
-    """The auto-reply text: the doctor is resting, when they are back, and the emergency path."""
-    if team_message:
-        return team_message
-    back = f"，预计 {back_at:%m月%d日 %H:%M} 回复" if back_at is not None else ""
-    return f"{doctor_name}正在休息{back}。您的消息已送达。{EMERGENCY_PATH}"
+def auto_reply(doctor_name: str, back_at: datetime | None, emergency_path: str | None) -> str:
+    """The auto-reply: the doctor is resting, when they are back, the message waits, the emergency path.
+
+    `emergency_path` is the team's own wording of it (e.g. naming the nearest emergency department);
+    without one the national default is used.
+    """
+    back = f"，预计 {back_at:%m月%d日 %H:%M} 起回复" if back_at is not None else ""
+    return (
+        f"{doctor_name}正在休息{back}。您的消息已送达，医生上班后会看到。{emergency_path or EMERGENCY_PATH}"
+    )

@@ -95,3 +95,14 @@ def check_invite(invite: Invite | None, consult: Consult, actor: Actor, now: dat
         raise RuleViolation("only referral consults take invited specialists", code="not_a_referral")
     if consult.status in (ConsultStatus.ENDED, ConsultStatus.CANCELLED, ConsultStatus.NO_SHOW):
         raise Conflict(f"consult {consult.id} is {consult.status.value}", code="consult_closed")
+
+
+@dataclass(frozen=True)
+class RoomMember:
+    """Someone in a consult room, as everyone else in it sees them."""
+
+    user_id: int
+    role: str
+    display_name: str
+    presence: Presence
+    since: datetime

@@ -85,8 +85,10 @@ async def load(
     team = CareTeamRow(
         name="王建国家庭医生团队",
         organization_id=centre.id,
+        # The team's wording of the emergency path, given in every after-hours auto-reply.
         off_duty_message=(
-            "王医生正在休息，明天 8:00 上班。如有胸痛、昏迷等紧急情况，请立即拨打 120 或前往最近的急诊。"
+            "如有胸痛、呼吸困难、昏迷等紧急情况，请立即拨打 120，"
+            "或前往市第一人民医院急诊（本中心夜间不接诊）。"
         ),
     )
     session.add(team)

@@ -10,12 +10,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consult.messaging import Card, CardType, Conversation, ConversationKind, Message, MessageKind
+from consult.roles import ProxyScope
 from storage.models import (
     AttachmentRow,
     ConsultParticipantRow,
     ConversationRow,
     MessageRow,
+    ProxyBindingRow,
     ReadMarkRow,
+    TeamMembershipRow,
+    UserRow,
 )
 
 
@@ -226,22 +230,38 @@ async def last_messages(session: AsyncSession, conversation_ids: list[int]) -> d
     return {r.conversation_id: message_of(r) for r in rows}
 
 
-async def mark_read(session: AsyncSession, conversation_id: int, user_id: int, up_to_id: int) -> int:
-    """Move the user's read mark forward (never back); returns the mark now in force."""
+async def advance_marks(
+    session: AsyncSession,
+    conversation_id: int,
+    user_id: int,
+    *,
+    read_up_to: int = 0,
+    delivered_up_to: int = 0,
+) -> tuple[int, int]:
+    """Move the user's read and delivered marks forward (never back; read implies delivered).
+
+    Returns the (read, delivered) marks now in force.
+    """
+    delivered_up_to = max(delivered_up_to, read_up_to)
     row = await session.get(ReadMarkRow, (conversation_id, user_id))
     if row is None:
         try:
             async with session.begin_nested():
-                row = ReadMarkRow(conversation_id=conversation_id, user_id=user_id, last_read_id=up_to_id)
+                row = ReadMarkRow(
+                    conversation_id=conversation_id,
+                    user_id=user_id,
+                    last_read_id=read_up_to,
+                    last_delivered_id=delivered_up_to,
+                )
                 session.add(row)
-            return up_to_id
+            return read_up_to, delivered_up_to
         except IntegrityError:
             row = await session.get(ReadMarkRow, (conversation_id, user_id), populate_existing=True)
             assert row is not None
-    if up_to_id > row.last_read_id:
-        row.last_read_id = up_to_id
-        await session.flush()
-    return row.last_read_id
+    row.last_read_id = max(row.last_read_id, read_up_to)
+    row.last_delivered_id = max(row.last_delivered_id, delivered_up_to)
+    await session.flush()
+    return row.last_read_id, row.last_delivered_id
 
 
 async def unread_counts(session: AsyncSession, user_id: int, conversation_ids: list[int]) -> dict[int, int]:
@@ -302,3 +322,45 @@ async def add_attachment(
 async def get_attachment(session: AsyncSession, attachment_id: str) -> AttachmentRow | None:
     """One attachment."""
     return await session.get(AttachmentRow, attachment_id)
+
+
+async def members(session: AsyncSession, conversation: Conversation, today: date) -> dict[int, str]:
+    """Who receives the conversation's messages: user id → how they belong.
+
+    A care-team conversation reaches the resident's own account, proxies bound with the message
+    scope, and the team's current doctors and nurses; a consult's chat reaches its participants.
+    """
+    if conversation.kind is ConversationKind.CONSULT:
+        rows = await session.execute(
+            select(ConsultParticipantRow.user_id, ConsultParticipantRow.role).where(
+                ConsultParticipantRow.consult_id == conversation.consult_id
+            )
+        )
+        return {uid: "participant" for uid, _ in rows}
+    out: dict[int, str] = {}
+    for uid in await session.scalars(
+        select(UserRow.id).where(UserRow.resident_id == conversation.resident_id, UserRow.active.is_(True))
+    ):
+        out[uid] = "resident"
+    bindings = await session.execute(
+        select(ProxyBindingRow.proxy_user_id, ProxyBindingRow.scopes).where(
+            ProxyBindingRow.resident_id == conversation.resident_id, ProxyBindingRow.revoked_at.is_(None)
+        )
+    )
+    for uid, scopes in bindings:
+        if ProxyScope.MESSAGE.value in scopes:
+            out[uid] = "proxy"
+    if conversation.team_id is not None:
+        team = await session.execute(
+            select(UserRow.id)
+            .join(TeamMembershipRow, TeamMembershipRow.practitioner_id == UserRow.practitioner_id)
+            .where(
+                TeamMembershipRow.team_id == conversation.team_id,
+                TeamMembershipRow.joined_on <= today,
+                or_(TeamMembershipRow.left_on.is_(None), TeamMembershipRow.left_on > today),
+                UserRow.active.is_(True),
+            )
+        )
+        for (uid,) in team:
+            out[uid] = "team"
+    return out

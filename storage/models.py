@@ -112,7 +112,7 @@ class CareTeamRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    #: Auto-reply and emergency path sent when the team is off duty (used by messaging).
+    #: The team's wording of the emergency path, given in every after-hours auto-reply.
     off_duty_message: Mapped[str | None] = mapped_column(Text)
 
 
@@ -400,6 +400,8 @@ class ReadMarkRow(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     last_read_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    #: How far the member's device has received (delivery receipts; broadcasts count these).
+    last_delivered_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

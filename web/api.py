@@ -46,6 +46,8 @@ class RequestContext:
     today: date
     query: Any = None
     body: Any = None
+    #: Run after the transaction commits (tell the live side what changed); never on a refusal.
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def me(self) -> Actor:
@@ -211,6 +213,8 @@ def _wrap(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse
         except AccessDenied as err:
             await _audit_denied(request, actor, op, err, now)
             raise
+        for action in ctx.after_commit:
+            await action()
         if isinstance(result, web.StreamResponse):
             return result
         payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result

@@ -10,10 +10,25 @@ from datetime import UTC, datetime
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from signaling.hub import Hub
 from storage.blobstore import BlobStore
 from storage.crypto import FieldProtector, MasterKey, derive_key
 from storage.db import create_engine, create_sessionmaker
-from web import audit_trail, consults, contracts, followups, keys, login, referrals, residents, workbench
+from web import (
+    alerts,
+    attachments,
+    audit_trail,
+    broadcasts,
+    consults,
+    contracts,
+    followups,
+    invites,
+    keys,
+    login,
+    referrals,
+    residents,
+    workbench,
+)
 from web.api import Api, openapi
 from web.auth import LoginThrottle, TokenIssuer
 from web.errors import error_middleware
@@ -38,6 +53,10 @@ API = Api(
         *referrals.api.operations,
         *contracts.api.operations,
         *audit_trail.api.operations,
+        *attachments.api.operations,
+        *broadcasts.api.operations,
+        *alerts.api.operations,
+        *invites.api.operations,
     ]
 )
 
@@ -56,6 +75,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     log.info("database: %s", engine.url.render_as_string(hide_password=True))
     yield
     await engine.dispose()
+
+
+async def _hub(app: web.Application) -> AsyncIterator[None]:
+    hub = app[keys.HUB]
+    hub.start(app[keys.SESSIONS], app.get(keys.SQLITE_WRITES))
+    yield
+    await hub.stop()
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> web.Application:
@@ -82,7 +108,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app[keys.METRICS_REGISTRY] = registry
     app[keys.METRICS] = HttpMetrics(registry)
     app[OPENAPI] = openapi(API, title="Jiayi (家医) API", version=VERSION)
+    tokens = app[keys.TOKENS]
+    app[keys.HUB] = hub = Hub(
+        verify_token=lambda token: tokens.check(token, now=app[keys.CLOCK]().timestamp()).user_id,
+        clock=app[keys.CLOCK],
+        timezone=settings.timezone,
+        redis_url=settings.redis_url,
+        grace_period_s=settings.grace_period_s,
+    )
+    hub.sio.attach(app, socketio_path="socket.io")
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_hub)
 
     API.register(app)
     app.router.add_get("/api/openapi.json", openapi_json)

@@ -34,7 +34,7 @@ from consult.referral import OPEN, ReferralStatus
 from consult.roles import Role
 from storage import consults, followups, referrals, residents
 from storage.models import ConsultRow, UserRow
-from web import schemas
+from web import keys, schemas
 from web.api import Api, RequestContext
 from web.presenters import consult_out, consult_summary, task_out
 from web.residents import find_resident
@@ -363,6 +363,8 @@ async def end_consult(ctx: RequestContext) -> schemas.ConsultOut:
         resident_id=consult.resident_id,
         detail={"next_task_due": next_task.due_date.isoformat() if next_task else None},
     )
+    hub = ctx.app[keys.HUB]
+    ctx.after_commit.append(lambda: hub.consult_ended(consult_id, consult.team_id))
     return await _reply(ctx, consult_id, with_note=True, next_task=next_task)
 
 

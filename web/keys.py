@@ -10,6 +10,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from signaling.hub import Hub
 from storage.blobstore import BlobStore
 from storage.crypto import FieldProtector
 from web.auth import LoginThrottle, TokenIssuer
@@ -31,3 +32,4 @@ THROTTLE = web.AppKey("throttle", LoginThrottle)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 METRICS = web.AppKey("metrics", HttpMetrics)
+HUB = web.AppKey("hub", Hub)

@@ -460,3 +460,91 @@ RecordOut.model_rebuild()
 ReferralOut.model_rebuild()
 NoteIn.model_rebuild()
 WorkbenchOut.model_rebuild()
+
+
+# --- messaging -------------------------------------------------------------------------------------
+
+
+class AttachmentOut(Out):
+    id: str
+    conversation_id: int
+    filename: str
+    content_type: str
+    size: int
+    url: str
+
+
+class AudienceIn(In):
+    tags: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=20
+    )
+    conditions: list[
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    ] = Field(default_factory=list, max_length=20)
+    age_min: int | None = Field(None, ge=0, le=130)
+    age_max: int | None = Field(None, ge=0, le=130)
+    all_residents: bool = False
+
+
+class BroadcastCardIn(In):
+    type: str = Field(description="report_link, booking_link, followup_reminder or article")
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    url: Annotated[str | None, StringConstraints(max_length=500)] = None
+    summary: Annotated[str, StringConstraints(max_length=500)] = ""
+    due_date: date | None = None
+
+
+class BroadcastIn(In):
+    audience: AudienceIn
+    text: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    card: BroadcastCardIn | None = None
+    dry_run: bool = Field(False, description="count the recipients without sending")
+
+
+class BroadcastOut(Out):
+    id: int | None
+    recipients: int
+    delivered: int
+    read: int
+    created_at: datetime | None
+    text: str
+
+
+class DutyIn(In):
+    status: str = Field(description="auto (follow working hours), on_duty, busy or off_duty")
+
+
+class DutyOut(Out):
+    status: str
+    on_duty_now: bool
+    next_on_duty: datetime | None
+
+
+class AlertOut(Out):
+    id: int
+    kind: str
+    resident_id: int
+    resident_name: str
+    message_id: int
+    findings: list[str]
+    created_at: datetime
+    acknowledged_at: datetime | None
+
+
+class AlertListOut(Out):
+    items: list[AlertOut]
+
+
+class WordsOut(Out):
+    items: list[str]
+
+
+class WordIn(In):
+    word: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class InviteAcceptedOut(Out):
+    consult_id: int
+    resident_id: int
+    kind: ConsultKind
+    status: ConsultStatus

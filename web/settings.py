@@ -35,6 +35,8 @@ class Settings:
     login_max_failures_per_address: int = 50
     login_window_s: int = 900
     max_json_bytes: int = 64 * 1024
+    #: How long a dropped client keeps its place in a queue or consult room.
+    grace_period_s: float = 60.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

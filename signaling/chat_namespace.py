@@ -1,0 +1,346 @@
+"""`/chat`: conversations between residents and their care team, and the chat inside consults."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from consult.access import Actor
+from consult.alerts import AlertKind, Finding, dangerous_readings, red_flags, sensitive_words
+from consult.duty import auto_reply, is_on_duty, next_on_duty
+from consult.errors import NotFound, RuleViolation
+from consult.messaging import (
+    Card,
+    Conversation,
+    ConversationKind,
+    Message,
+    MessageKind,
+    check_content,
+    member_role,
+    require_may_send,
+    require_member,
+)
+from consult.roles import ProxyScope, Role
+from signaling import payloads
+from signaling.namespace import BaseNamespace, EventContext, event
+from signaling.presenters import conversation_json, message_json
+from storage import alerts, duty, messages, residents
+from storage.models import CareTeamRow, ConsultParticipantRow, MessageRow, UserRow
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/chat"
+#: One after-hours auto-reply per conversation in this long, not one per message.
+AUTO_REPLY_QUIET = timedelta(hours=4)
+
+
+async def participant_ids(ctx: EventContext, conversation: Conversation) -> frozenset[int]:
+    """The users taking part in the conversation's consult (empty for care-team conversations)."""
+    if conversation.consult_id is None:
+        return frozenset()
+    rows = await ctx.session.scalars(
+        select(ConsultParticipantRow.user_id).where(
+            ConsultParticipantRow.consult_id == conversation.consult_id
+        )
+    )
+    return frozenset(rows.all())
+
+
+async def conversation_for(ctx: EventContext, conversation_id: int) -> tuple[Conversation, str]:
+    """A conversation the caller belongs to, and how they belong."""
+    conversation = await messages.get_conversation(ctx.session, conversation_id)
+    if conversation is None:
+        raise NotFound(f"no conversation {conversation_id}", field="conversation_id")
+    role = require_member(ctx.actor, conversation, await participant_ids(ctx, conversation))
+    return conversation, role
+
+
+def deliver(ctx: EventContext, message: Message, recipients: dict[int, str]) -> None:
+    """Queue the message for every member's connections (after commit)."""
+    body = message_json(message)
+    for user_id in recipients:
+        ctx.out.emit(NAMESPACE, "message", body, f"user:{user_id}")
+
+
+class ChatNamespace(BaseNamespace):
+    """Messaging events; see docs/protocol.md."""
+
+    async def connected(self, sid: str, actor: Actor) -> None:
+        """Compliance officers hear sensitive-word flags as they happen."""
+        if actor.role is Role.COMPLIANCE:
+            await self.enter_room(sid, "role:compliance")
+
+    @event(payloads.Empty)
+    async def on_list_conversations(self, ctx: EventContext, _: payloads.Empty) -> dict[str, Any]:
+        """The caller's conversations with last message and unread count, newest activity first."""
+        actor = ctx.actor
+        resident_ids: set[int] = set()
+        if actor.role is Role.RESIDENT and actor.resident_id is not None:
+            resident_ids.add(actor.resident_id)
+        for binding in actor.proxy_bindings:
+            if binding.allows(ProxyScope.MESSAGE):
+                resident_ids.add(binding.resident_id)
+        team_ids = actor.team_ids if actor.role in (Role.DOCTOR, Role.NURSE) else frozenset()
+        found = await messages.conversations_visible(
+            ctx.session, user_id=actor.user_id, team_ids=team_ids, resident_ids=frozenset(resident_ids)
+        )
+        ids = [c.id for c in found]
+        last = await messages.last_messages(ctx.session, ids)
+        unread = await messages.unread_counts(ctx.session, actor.user_id, ids)
+        names = await residents.names(ctx.session, {c.resident_id for c in found})
+        found.sort(key=lambda c: last[c.id].id if c.id in last else 0, reverse=True)
+        return {
+            "conversations": [
+                conversation_json(c, names.get(c.resident_id, ""), last.get(c.id), unread.get(c.id, 0))
+                for c in found
+            ]
+        }
+
+    @event(payloads.OpenConversation, audit_denied=True)
+    async def on_open_conversation(self, ctx: EventContext, p: payloads.OpenConversation) -> dict[str, Any]:
+        """The resident's conversation with their care team, created on first use."""
+        team_id = await residents.contracted_team(ctx.session, p.resident_id, ctx.today)
+        if team_id is None:
+            raise RuleViolation(
+                "the resident is not signed with a care team", code="no_care_team", field="resident_id"
+            )
+        candidate = Conversation(0, ConversationKind.CARE_TEAM, p.resident_id, team_id)
+        require_member(ctx.actor, candidate, frozenset())
+        conversation = await messages.care_team_conversation(ctx.session, p.resident_id, team_id)
+        names = await residents.names(ctx.session, {p.resident_id})
+        last = await messages.last_messages(ctx.session, [conversation.id])
+        unread = await messages.unread_counts(ctx.session, ctx.actor.user_id, [conversation.id])
+        return {
+            "conversation": conversation_json(
+                conversation,
+                names.get(p.resident_id, ""),
+                last.get(conversation.id),
+                unread.get(conversation.id, 0),
+            )
+        }
+
+    @event(payloads.SendMessage, audit_denied=True)
+    async def on_send_message(self, ctx: EventContext, p: payloads.SendMessage) -> dict[str, Any]:
+        """Store and deliver a message; a retry with the same client_msg_id returns the stored one."""
+        actor = ctx.actor
+        existing = await messages.find_message(ctx.session, actor.user_id, p.client_msg_id)
+        if existing is not None:
+            return {"message": message_json(existing), "duplicate": True}
+        conversation, role = await conversation_for(ctx, p.conversation_id)
+        require_may_send(actor, p.kind)
+        card = None
+        if p.card is not None:
+            try:
+                card = Card(p.card.type, p.card.title, p.card.url, p.card.summary, p.card.due_date)
+            except ValueError as err:
+                raise RuleViolation(str(err), field="card") from err
+        check_content(p.kind, p.text, p.attachment_id, card)
+        if p.attachment_id is not None:
+            attachment = await messages.get_attachment(ctx.session, p.attachment_id)
+            if attachment is None or attachment.conversation_id != conversation.id:
+                raise RuleViolation("attach a file uploaded to this conversation", field="attachment_id")
+            if p.kind is MessageKind.IMAGE and not attachment.content_type.startswith("image/"):
+                raise RuleViolation("an image message needs an image attachment", field="attachment_id")
+        message, created = await messages.add_message(
+            ctx.session,
+            conversation_id=conversation.id,
+            kind=p.kind,
+            sender_user_id=actor.user_id,
+            sender_role=actor.role.value,
+            sender_name=actor.display_name,
+            text=p.text,
+            on_behalf_of_resident_id=conversation.resident_id if role == "proxy" else None,
+            attachment_id=p.attachment_id,
+            card=card,
+            client_msg_id=p.client_msg_id,
+        )
+        if created:
+            recipients = await messages.members(ctx.session, conversation, ctx.today)
+            deliver(ctx, message, recipients)
+            if role in ("resident", "proxy") and conversation.kind is ConversationKind.CARE_TEAM:
+                await self._from_resident(ctx, conversation, message, recipients)
+            await self._check_sensitive(ctx, conversation, message)
+        return {"message": message_json(message), "duplicate": not created}
+
+    async def _from_resident(
+        self, ctx: EventContext, conversation: Conversation, message: Message, recipients: dict[int, str]
+    ) -> None:
+        """After hours, auto-reply; on a red flag or a dangerous reading, alert the on-call member."""
+        assert conversation.team_id is not None
+        team = await duty.team_members(ctx.session, conversation.team_id, ctx.today)
+        local = ctx.now.astimezone(ZoneInfo(self.hub.timezone))
+        doctors = [(u, p, r, s, h) for u, p, r, s, h in team if p.kind == "doctor"]
+        on_duty = [d for d in doctors if is_on_duty(d[3], d[4], local)]
+        if not on_duty:
+            await self._auto_reply(ctx, conversation, doctors, local, recipients)
+        findings = red_flags(message.text, await duty.red_flags(ctx.session, conversation.team_id))
+        findings += dangerous_readings(message.text)
+        if not findings:
+            return
+        # On call: the on-duty doctors (the leader first); when nobody is on duty, the leader.
+        leaders = [d for d in doctors if d[2] == "leader"]
+        chosen = sorted(on_duty, key=lambda d: d[2] != "leader")[:1] or leaders[:1] or doctors[:1]
+        notified = [d[0].id for d in chosen]
+        kind = (
+            AlertKind.RED_FLAG if any(f.kind is AlertKind.RED_FLAG for f in findings) else AlertKind.READING
+        )
+        await self._alert(ctx, kind, conversation, message, findings, notified)
+
+    async def _auto_reply(
+        self,
+        ctx: EventContext,
+        conversation: Conversation,
+        doctors: list[Any],
+        local: Any,
+        recipients: dict[int, str],
+    ) -> None:
+        recent = await ctx.session.scalar(
+            select(MessageRow.id).where(
+                MessageRow.conversation_id == conversation.id,
+                MessageRow.kind == MessageKind.AUTO_REPLY.value,
+                MessageRow.created_at > ctx.now - AUTO_REPLY_QUIET,
+            )
+        )
+        if recent is not None:
+            return
+        backs = [b for d in doctors if (b := next_on_duty(d[4], local)) is not None]
+        leader = next((d for d in doctors if d[2] == "leader"), doctors[0] if doctors else None)
+        name = f"{leader[1].name}医生" if leader else "您的家庭医生"
+        team = await ctx.session.get(CareTeamRow, conversation.team_id)
+        text = auto_reply(name, min(backs) if backs else None, team.off_duty_message if team else None)
+        reply, _ = await messages.add_message(
+            ctx.session,
+            conversation_id=conversation.id,
+            kind=MessageKind.AUTO_REPLY,
+            sender_user_id=None,
+            sender_role="system",
+            sender_name=name,
+            text=text,
+        )
+        deliver(ctx, reply, recipients)
+
+    async def _check_sensitive(self, ctx: EventContext, conversation: Conversation, message: Message) -> None:
+        findings = sensitive_words(message.text, await alerts.sensitive_words(ctx.session))
+        if not findings:
+            return
+        compliance = list(
+            (
+                await ctx.session.scalars(
+                    select(UserRow.id).where(UserRow.role == Role.COMPLIANCE.value, UserRow.active.is_(True))
+                )
+            ).all()
+        )
+        await self._alert(
+            ctx, AlertKind.SENSITIVE_WORD, conversation, message, findings, compliance, room="role:compliance"
+        )
+
+    async def _alert(
+        self,
+        ctx: EventContext,
+        kind: AlertKind,
+        conversation: Conversation,
+        message: Message,
+        findings: list[Finding],
+        notified: list[int],
+        room: str | None = None,
+    ) -> None:
+        row = await alerts.add(
+            ctx.session,
+            kind=kind,
+            team_id=conversation.team_id,
+            resident_id=conversation.resident_id,
+            message_id=message.id,
+            sender_user_id=message.sender_user_id,
+            findings=findings,
+            notified_user_ids=notified,
+        )
+        await ctx.audit(
+            "alert",
+            "message",
+            message.id,
+            resident_id=conversation.resident_id,
+            detail={"kind": kind.value, "findings": [f.what for f in findings], "notified": notified},
+        )
+        names = await residents.names(ctx.session, {conversation.resident_id})
+        body = {
+            "id": row.id,
+            "kind": kind.value,
+            "conversation_id": conversation.id,
+            "message_id": message.id,
+            "resident_id": conversation.resident_id,
+            "resident_name": names.get(conversation.resident_id, ""),
+            "sender_name": message.sender_name,
+            "findings": [f.what for f in findings],
+            "created_at": ctx.now.isoformat(),
+        }
+        for target in [room] if room else [f"user:{uid}" for uid in notified]:
+            ctx.out.emit(NAMESPACE, "alert", body, target)
+
+    @event(payloads.SyncMessages, audit_denied=True)
+    async def on_sync_messages(self, ctx: EventContext, p: payloads.SyncMessages) -> dict[str, Any]:
+        """Messages after `after_id` (what a client missed while offline), and everyone's read marks."""
+        conversation, _ = await conversation_for(ctx, p.conversation_id)
+        found = await messages.messages_after(ctx.session, conversation.id, p.after_id, p.limit + 1)
+        if found:  # what a client syncs has reached its device
+            await messages.advance_marks(
+                ctx.session, conversation.id, ctx.actor.user_id, delivered_up_to=found[: p.limit][-1].id
+            )
+        marks = await messages.read_marks(ctx.session, conversation.id)
+        return {
+            "messages": [message_json(m) for m in found[: p.limit]],
+            "has_more": len(found) > p.limit,
+            "read_marks": {str(uid): mark for uid, mark in marks.items()},
+        }
+
+    @event(payloads.MarkRead)
+    async def on_mark_read(self, ctx: EventContext, p: payloads.MarkRead) -> dict[str, Any]:
+        """Move the caller's read mark; the other members see a read receipt."""
+        conversation, _ = await conversation_for(ctx, p.conversation_id)
+        mark, _ = await messages.advance_marks(
+            ctx.session, conversation.id, ctx.actor.user_id, read_up_to=p.up_to_id
+        )
+        recipients = await messages.members(ctx.session, conversation, ctx.today)
+        body = {"conversation_id": conversation.id, "user_id": ctx.actor.user_id, "up_to_id": mark}
+        for user_id in recipients:
+            if user_id != ctx.actor.user_id:
+                ctx.out.emit(NAMESPACE, "read", body, f"user:{user_id}")
+        return {"last_read_id": mark}
+
+    @event(payloads.MarkRead)
+    async def on_ack_delivered(self, ctx: EventContext, p: payloads.MarkRead) -> dict[str, Any]:
+        """The client has received messages up to `up_to_id` (delivery receipts, broadcast counts)."""
+        conversation, _ = await conversation_for(ctx, p.conversation_id)
+        _, delivered = await messages.advance_marks(
+            ctx.session, conversation.id, ctx.actor.user_id, delivered_up_to=p.up_to_id
+        )
+        return {"last_delivered_id": delivered}
+
+    @event(payloads.Typing)
+    async def on_typing(self, ctx: EventContext, p: payloads.Typing) -> dict[str, Any]:
+        """Tell the other members the caller is typing (nothing is stored)."""
+        conversation, _ = await conversation_for(ctx, p.conversation_id)
+        recipients = await messages.members(ctx.session, conversation, ctx.today)
+        body = {
+            "conversation_id": conversation.id,
+            "user_id": ctx.actor.user_id,
+            "display_name": ctx.actor.display_name,
+            "typing": p.typing,
+        }
+        for user_id in recipients:
+            if user_id != ctx.actor.user_id:
+                ctx.out.emit(NAMESPACE, "typing", body, f"user:{user_id}")
+        return {}
+
+
+__all__ = ["NAMESPACE", "ChatNamespace", "member_role"]
+
+
+async def deliver_now(sio: Any, message: Message, user_ids: list[int]) -> None:
+    """Deliver a stored message to users' connections now (for messages stored outside an event)."""
+    body = message_json(message)
+    for user_id in user_ids:
+        await sio.emit("message", body, room=f"user:{user_id}", namespace=NAMESPACE)

@@ -1,0 +1,193 @@
+"""The Socket.IO hub: the server, its namespaces, the shared room state, grace timers, and what the
+HTTP side tells the live side (a consult ended, messages to deliver).
+
+One per application; created by `web/app.py`, started once the database is up, stopped on shutdown.
+With `REDIS_URL` the Socket.IO manager and the room state go through Redis, so several nodes serve
+the same rooms and queues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import socketio
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from consult.waiting_room import GRACE_PERIOD, Presence, QueueEntry, queue_order
+from signaling.chat_namespace import NAMESPACE as CHAT
+from signaling.chat_namespace import ChatNamespace, deliver_now
+from signaling.consult_namespace import NAMESPACE as CONSULT
+from signaling.consult_namespace import ConsultNamespace
+from signaling.presenters import queue_json
+from signaling.state import MemoryState, RedisState, RoomState
+from storage import audit, consults
+
+log = logging.getLogger(__name__)
+
+GraceCallback = Callable[[int, int], Awaitable[None]]
+
+
+class Hub:
+    """Owns the Socket.IO server and everything live: see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        verify_token: Callable[[str], int],
+        clock: Callable[[], datetime],
+        timezone: str,
+        redis_url: str | None = None,
+        grace_period_s: float = GRACE_PERIOD.total_seconds(),
+        event_rate: float = 10.0,
+        event_burst: float = 30.0,
+    ) -> None:
+        manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            client_manager=manager,
+            max_http_buffer_size=256 * 1024,
+            ping_interval=10,
+            ping_timeout=10,
+            logger=False,
+            engineio_logger=False,
+        )
+        self.verify_token = verify_token
+        self.clock = clock
+        self.timezone = timezone
+        self.grace_period_s = grace_period_s
+        self.event_rate = event_rate
+        self.event_burst = event_burst
+        self.state: RoomState = RedisState(redis_url) if redis_url else MemoryState()
+        self.chat = ChatNamespace(CHAT, self)
+        self.consult = ConsultNamespace(CONSULT, self)
+        self.sio.register_namespace(self.chat)
+        self.sio.register_namespace(self.consult)
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._serial: asyncio.Lock | None = None
+        self._timers: dict[tuple[int, int], asyncio.Task[None]] = {}
+        self.metrics_rate_limited = 0
+
+    # --- life cycle -------------------------------------------------------------------------------
+
+    def start(self, sessions: async_sessionmaker[AsyncSession], serial: asyncio.Lock | None) -> None:
+        """Give the hub its database (the same sessions and SQLite write turn as the HTTP API)."""
+        self._sessions, self._serial = sessions, serial
+
+    async def stop(self) -> None:
+        """Cancel every grace timer and close the shared state."""
+        timers = list(self._timers.values())
+        self._timers.clear()
+        for task in timers:
+            task.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
+        await self.state.close()
+
+    @property
+    def timer_count(self) -> int:
+        """Grace timers running (tests check nothing leaks)."""
+        return len(self._timers)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One database transaction, taking the SQLite write turn when there is one."""
+        if self._sessions is None:
+            raise RuntimeError("the hub has not been started")
+        async with self._serial or contextlib.nullcontext(), self._sessions() as session, session.begin():
+            yield session
+
+    def today(self, now: datetime | None = None) -> date:
+        """The service's date."""
+        return (now or self.clock()).astimezone(ZoneInfo(self.timezone)).date()
+
+    async def audit_separately(self, record: audit.AuditRecord, at: datetime) -> None:
+        """Commit an audit entry on its own (for refusals, whose transaction rolled back)."""
+        async with self.transaction() as session:
+            await audit.append(session, record, at=at)
+
+    # --- grace periods ------------------------------------------------------------------------------
+
+    def start_grace(self, consult_id: int, user_id: int, expired: GraceCallback) -> None:
+        """After the grace period, call `expired` unless the user came back first."""
+        self.cancel_grace(consult_id, user_id)
+        key = (consult_id, user_id)
+
+        async def wait() -> None:
+            try:
+                await asyncio.sleep(self.grace_period_s)
+                await expired(consult_id, user_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("consult %s: grace period of user %s failed", consult_id, user_id)
+            finally:
+                if self._timers.get(key) is task:
+                    del self._timers[key]
+
+        task = asyncio.get_running_loop().create_task(wait(), name=f"grace-{consult_id}-{user_id}")
+        self._timers[key] = task
+
+    def cancel_grace(self, consult_id: int, user_id: int) -> None:
+        """The user is back: stop their grace timer on this node (other nodes' timers check the state)."""
+        task = self._timers.pop((consult_id, user_id), None)
+        if task is not None:
+            task.cancel()
+
+    # --- queues -----------------------------------------------------------------------------------
+
+    async def broadcast_queue(self, team_id: int) -> None:
+        """Send the team's queue to everyone watching it."""
+        entries = queue_order(await self.state.queue(team_id))
+        await self.sio.emit(
+            "queue",
+            {"team_id": team_id, "queue": queue_json(entries, self.clock())},
+            room=f"queue:{team_id}",
+            namespace=CONSULT,
+        )
+
+    async def _entry_of(self, consult_id: int) -> QueueEntry | None:
+        async with self.transaction() as session:
+            consult = await consults.get(session, consult_id)
+        if consult is None or consult.team_id is None:
+            return None
+        return next((e for e in await self.state.queue(consult.team_id) if e.consult_id == consult_id), None)
+
+    async def broadcast_queue_of(self, consult_id: int, *, reconnecting_user: int | None = None) -> None:
+        """A waiting resident's connection changed: mark them in the queue and tell the watchers."""
+        entry = await self._entry_of(consult_id)
+        if entry is None:
+            return
+        if reconnecting_user == entry.user_id:
+            await self.state.enqueue(replace(entry, presence=Presence.RECONNECTING))
+        await self.broadcast_queue(entry.team_id)
+
+    async def drop_from_queue(self, consult_id: int, user_id: int) -> None:
+        """Take a resident who did not come back out of the queue."""
+        entry = await self._entry_of(consult_id)
+        if entry is not None and entry.user_id == user_id:
+            await self.state.dequeue(entry.team_id, consult_id)
+            await self.broadcast_queue(entry.team_id)
+
+    # --- what the HTTP side tells the live side -----------------------------------------------------
+
+    async def consult_ended(self, consult_id: int, team_id: int | None) -> None:
+        """Tell the room the consult is over and forget its live state."""
+        await self.sio.emit(
+            "ended", {"consult_id": consult_id}, room=f"consult:{consult_id}", namespace=CONSULT
+        )
+        if team_id is not None and await self.state.dequeue(team_id, consult_id) is not None:
+            await self.broadcast_queue(team_id)
+        await self.state.forget_room(consult_id)
+        for key in [k for k in self._timers if k[0] == consult_id]:
+            self.cancel_grace(*key)
+
+    async def deliver(self, batches: list[tuple[Any, list[int]]]) -> None:
+        """Deliver stored messages (e.g. a broadcast) to their recipients' connections."""
+        for message, user_ids in batches:
+            await deliver_now(self.sio, message, user_ids)

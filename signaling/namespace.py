@@ -1,0 +1,247 @@
+"""The base of Jiayi's namespaces: authentication on connect, and one wrapper for every event.
+
+The wrapper checks the connection is authenticated, applies the per-connection rate limit and the
+payload size limit, validates the payload against its model, runs the handler in one database
+transaction, and only after commit sends what the handler queued: a refused event writes nothing
+and tells nobody. The answer goes back through the ack: `{"ok": true, ...}` or
+`{"error": {"code", "message", "field"?}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import socketio
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consult.access import Actor
+from consult.errors import AccessDenied, DomainError
+from signaling.rate_limit import TokenBucket
+from storage import audit
+from storage.people import load_actor
+
+if TYPE_CHECKING:
+    from signaling.hub import Hub
+
+log = logging.getLogger(__name__)
+
+#: Largest event payload, as JSON: a message is at most 2,000 characters, far below this.
+MAX_EVENT_BYTES = 16 * 1024
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class EventError(Exception):
+    """A refusal that is not a domain rule (auth, rate, size, shape)."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.field = code, message, field
+
+
+def error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    """An error ack."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    return {"error": body}
+
+
+@dataclass
+class Outbox:
+    """What to send once the transaction has committed."""
+
+    emits: list[tuple[str, str, Any, str]] = field(default_factory=list)
+    after: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def emit(self, namespace: str, event: str, data: Any, room: str) -> None:
+        """Queue an emit to a room."""
+        self.emits.append((namespace, event, data, room))
+
+    def then(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Queue an action (enter a room, start a timer) for after commit."""
+        self.after.append(action)
+
+
+@dataclass
+class EventContext:
+    """What an event handler works with."""
+
+    sid: str
+    session: AsyncSession
+    actor: Actor
+    now: datetime
+    today: date
+    out: Outbox
+
+    async def audit(
+        self,
+        action: str,
+        entity_type: str,
+        entity_id: object = None,
+        *,
+        resident_id: int | None = None,
+        outcome: str = "success",
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append an audit entry in this event's transaction."""
+        await audit.append(
+            self.session,
+            audit_record(self.actor, action, entity_type, entity_id, resident_id, outcome, detail),
+            at=self.now,
+        )
+
+
+def audit_record(
+    actor: Actor | None,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    resident_id: int | None,
+    outcome: str,
+    detail: dict[str, Any] | None,
+) -> audit.AuditRecord:
+    """An audit record of an event sent over Socket.IO."""
+    return audit.AuditRecord(
+        action=action,
+        entity_type=entity_type,
+        entity_id=None if entity_id is None else str(entity_id),
+        resident_id=resident_id,
+        outcome=outcome,
+        actor_user_id=actor.user_id if actor else None,
+        actor_username=actor.username if actor else None,
+        actor_role=actor.role.value if actor else None,
+        detail={"via": "socket.io", **(detail or {})},
+    )
+
+
+Handler = Callable[[Any, EventContext, Any], Awaitable[dict[str, Any] | None]]
+
+
+def event(model: type[BaseModel], *, audit_denied: bool = False) -> Callable[[Handler], Callable[..., Any]]:
+    """Declare a client event whose payload is `model`; the handler gets the context and the payload."""
+
+    def decorate(handler: Handler) -> Callable[..., Any]:
+        async def on_event(self: BaseNamespace, sid: str, data: Any = None) -> dict[str, Any]:
+            return await self.dispatch(sid, data, model, handler, audit_denied)
+
+        on_event.__doc__ = handler.__doc__
+        on_event.payload_model = model  # type: ignore[attr-defined]
+        return on_event
+
+    return decorate
+
+
+class BaseNamespace(socketio.AsyncNamespace):
+    """Authenticates connections with the HTTP API's bearer token and runs events through `dispatch`."""
+
+    def __init__(self, namespace: str, hub: Hub) -> None:
+        super().__init__(namespace)
+        self.hub = hub
+        self._buckets: dict[str, TokenBucket] = {}
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        """Refuse, with the reason, a connection without a valid token or with a disabled account."""
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not isinstance(token, str) or not token:
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": "not_authenticated", "message": "connect with auth: {token: <access_token>}"}
+            )
+        try:
+            user_id = self.hub.verify_token(token)
+        except Exception as err:  # the verifier's own error type belongs to web/; its text says why
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": "invalid_token", "message": str(err)}
+            ) from err
+        async with self.hub.transaction() as session:
+            actor = await load_actor(session, user_id, self.hub.today())
+        if actor is None:
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": "not_authenticated", "message": "this account is disabled or gone"}
+            )
+        await self.save_session(sid, {"user_id": actor.user_id, "role": actor.role.value})
+        await self.enter_room(sid, f"user:{actor.user_id}")
+        self._buckets[sid] = TokenBucket(self.hub.event_rate, self.hub.event_burst)
+        await self.connected(sid, actor)
+
+    async def connected(self, sid: str, actor: Actor) -> None:
+        """Hook for namespaces that join more rooms on connect."""
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        """Forget the connection's rate limit; namespaces add their own clean-up in `disconnected`."""
+        self._buckets.pop(sid, None)
+        try:
+            session = await self.get_session(sid)
+        except KeyError:
+            return
+        await self.disconnected(sid, int(session["user_id"]))
+
+    async def disconnected(self, sid: str, user_id: int) -> None:
+        """Hook for namespaces that track presence."""
+
+    async def dispatch(
+        self, sid: str, data: Any, model: type[BaseModel], handler: Handler, audit_denied: bool
+    ) -> dict[str, Any]:
+        """Run one event; see the module docstring."""
+        try:
+            session_data = await self.get_session(sid)
+        except KeyError:
+            return error("not_authenticated", "connect with a token first")
+        bucket = self._buckets.get(sid)
+        if bucket is not None and not bucket.take():
+            self.hub.metrics_rate_limited += 1
+            return error("rate_limited", "too many events; slow down and retry in a moment")
+        try:
+            size = len(json.dumps(data, ensure_ascii=False).encode())
+        except (TypeError, ValueError):
+            return error("validation_failed", "the payload is not JSON")
+        if size > MAX_EVENT_BYTES:
+            return error("payload_too_large", f"event payloads are limited to {MAX_EVENT_BYTES} bytes")
+        try:
+            payload = model.model_validate({} if data is None else data)
+        except ValidationError as err:
+            first = err.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or None
+            return error("validation_failed", f"{where or 'payload'}: {first['msg']}", where)
+        user_id = int(session_data["user_id"])
+        actor: Actor | None = None
+        out = Outbox()
+        now = self.hub.clock()
+        try:
+            async with self.hub.transaction() as session:
+                actor = await load_actor(session, user_id, self.hub.today(now))
+                if actor is None:
+                    raise EventError("not_authenticated", "this account is disabled or gone")
+                ctx = EventContext(sid, session, actor, now, self.hub.today(now), out)
+                result = await handler(self, ctx, payload)
+        except EventError as err:
+            return error(err.code, err.message, err.field)
+        except DomainError as err:
+            if audit_denied and isinstance(err, AccessDenied):
+                await self.hub.audit_separately(
+                    audit_record(
+                        actor,
+                        handler.__name__,
+                        self.namespace.strip("/"),
+                        None,
+                        None,
+                        "denied",
+                        {"code": err.code, "reason": err.message},
+                    ),
+                    now,
+                )
+            return error(err.code, err.message, err.field)
+        except Exception:
+            log.exception("event %s from user %s failed", handler.__name__, user_id)
+            return error("internal", "the server failed to handle this event; it has been logged")
+        for namespace, name, body, room in out.emits:
+            await self.hub.sio.emit(name, body, room=room, namespace=namespace)
+        for action in out.after:
+            await action()
+        return {"ok": True, **(result or {})}

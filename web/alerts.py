@@ -1,0 +1,145 @@
+"""Alerts raised by messages, the sensitive-word list, team red flags and duty status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from consult.access import require_practising
+from consult.alerts import AlertKind
+from consult.duty import DutyStatus, is_on_duty, next_on_duty
+from consult.errors import AccessDenied, Conflict, NotFound, RuleViolation
+from consult.roles import Role
+from storage import alerts, duty, residents
+from web import keys, schemas
+from web.api import Api, RequestContext
+
+api = Api()
+
+
+@api.operation(
+    "GET",
+    "/api/alerts",
+    summary="Alerts for me: red flags and readings, or sensitive words",
+    tag="messaging",
+    response=schemas.AlertListOut,
+)
+async def list_alerts(ctx: RequestContext) -> schemas.AlertListOut:
+    """A doctor or nurse sees their teams' red-flag and reading alerts; compliance sees sensitive-word
+    flags, with who sent what and when (the message itself by its id)."""
+    actor = ctx.me
+    if actor.role in (Role.DOCTOR, Role.NURSE):
+        require_practising(actor)
+        rows = await alerts.listing(
+            ctx.session, kinds=[AlertKind.RED_FLAG, AlertKind.READING], team_ids=actor.team_ids
+        )
+    elif actor.role is Role.COMPLIANCE:
+        rows = await alerts.listing(ctx.session, kinds=[AlertKind.SENSITIVE_WORD])
+        await ctx.audit("read", "alerts", detail={"kind": "sensitive_word", "results": len(rows)})
+    else:
+        raise AccessDenied(f"a {actor.role.value} receives no alerts")
+    names = await residents.names(ctx.session, {r.resident_id for r in rows})
+    return schemas.AlertListOut(
+        items=[
+            schemas.AlertOut(
+                id=r.id,
+                kind=r.kind,
+                resident_id=r.resident_id,
+                resident_name=names.get(r.resident_id, ""),
+                message_id=r.message_id,
+                findings=list(r.findings),
+                created_at=r.created_at,
+                acknowledged_at=r.acknowledged_at,
+            )
+            for r in rows
+        ]
+    )
+
+
+@api.operation(
+    "GET", "/api/sensitive-words", summary="The sensitive-word list", tag="admin", response=schemas.WordsOut
+)
+async def list_words(ctx: RequestContext) -> schemas.WordsOut:
+    """Administrators manage it; compliance officers read it."""
+    if ctx.me.role not in (Role.ADMIN, Role.COMPLIANCE):
+        raise AccessDenied("only administrators and compliance see the sensitive-word list")
+    return schemas.WordsOut(items=await alerts.sensitive_words(ctx.session))
+
+
+@api.operation(
+    "POST",
+    "/api/sensitive-words",
+    summary="Add a sensitive word",
+    tag="admin",
+    body=schemas.WordIn,
+    response=schemas.WordsOut,
+    status=201,
+    errors=(409,),
+)
+async def add_word(ctx: RequestContext) -> schemas.WordsOut:
+    """Messages containing it are flagged to compliance from now on."""
+    if ctx.me.role is not Role.ADMIN:
+        raise AccessDenied("only administrators change the sensitive-word list")
+    body: schemas.WordIn = ctx.body
+    if not await alerts.add_sensitive_word(ctx.session, body.word, ctx.me.user_id):
+        raise Conflict(f"{body.word!r} is already listed", code="word_listed", field="word")
+    await ctx.audit("create", "sensitive_word", body.word)
+    return schemas.WordsOut(items=await alerts.sensitive_words(ctx.session))
+
+
+@api.operation(
+    "DELETE",
+    "/api/sensitive-words/{word}",
+    summary="Remove a sensitive word",
+    tag="admin",
+    response=schemas.WordsOut,
+    errors=(404,),
+)
+async def remove_word(ctx: RequestContext) -> schemas.WordsOut:
+    """Stop flagging a word (past flags stay)."""
+    if ctx.me.role is not Role.ADMIN:
+        raise AccessDenied("only administrators change the sensitive-word list")
+    word = ctx.request.match_info["word"]
+    if not await alerts.remove_sensitive_word(ctx.session, word):
+        raise NotFound(f"{word!r} is not listed")
+    await ctx.audit("delete", "sensitive_word", word)
+    return schemas.WordsOut(items=await alerts.sensitive_words(ctx.session))
+
+
+@api.operation(
+    "PUT",
+    "/api/me/duty",
+    summary="Set my duty status",
+    tag="messaging",
+    body=schemas.DutyIn,
+    response=schemas.DutyOut,
+)
+async def set_duty(ctx: RequestContext) -> schemas.DutyOut:
+    """on_duty, busy, off_duty, or auto (follow working hours). Off duty, residents' messages still
+    arrive, and they get an auto-reply with the emergency path."""
+    body: schemas.DutyIn = ctx.body
+    practitioner = require_practising(ctx.me)
+    try:
+        status = DutyStatus(body.status)
+    except ValueError as err:
+        raise RuleViolation(f"status must be one of {[s.value for s in DutyStatus]}", field="status") from err
+    await duty.set_status(ctx.session, practitioner.id, status)
+    await ctx.audit("update", "duty", practitioner.id, detail={"status": status.value})
+    return await _duty_out(ctx, practitioner.id)
+
+
+@api.operation("GET", "/api/me/duty", summary="My duty status", tag="messaging", response=schemas.DutyOut)
+async def get_duty(ctx: RequestContext) -> schemas.DutyOut:
+    """My status, whether I count as on duty now, and when my next shift starts."""
+    practitioner = require_practising(ctx.me)
+    return await _duty_out(ctx, practitioner.id)
+
+
+async def _duty_out(ctx: RequestContext, practitioner_id: int) -> schemas.DutyOut:
+    status, hours = await duty.get(ctx.session, practitioner_id)
+    local: datetime = ctx.now.astimezone(ZoneInfo(ctx.app[keys.SETTINGS].timezone))
+    return schemas.DutyOut(
+        status=status.value,
+        on_duty_now=is_on_duty(status, hours, local),
+        next_on_duty=next_on_duty(hours, local),
+    )
