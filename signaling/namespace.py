@@ -156,14 +156,12 @@ class BaseNamespace(socketio.AsyncNamespace):
         try:
             user_id = self.hub.verify_token(token)
         except Exception as err:  # the verifier's own error type belongs to web/; its text says why
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "invalid_token", "message": str(err)}
-            ) from err
+            raise socketio.exceptions.ConnectionRefusedError(str(err), {"code": "invalid_token"}) from err
         async with self.hub.transaction() as session:
             actor = await load_actor(session, user_id, self.hub.today())
         if actor is None:
             raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "not_authenticated", "message": "this account is disabled or gone"}
+                "this account is disabled or gone", {"code": "not_authenticated"}
             )
         await self.save_session(sid, {"user_id": actor.user_id, "role": actor.role.value})
         await self.enter_room(sid, f"user:{actor.user_id}")

@@ -54,7 +54,12 @@ class TokenIssuer:
                 self._key,
                 algorithms=["HS256"],
                 issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "iss"], "verify_exp": now is None},
+                # With an explicit `now` (the app's clock) the times are checked below, against it.
+                options={
+                    "require": ["exp", "iat", "sub", "iss"],
+                    "verify_exp": now is None,
+                    "verify_iat": now is None,
+                },
             )
         except jwt.ExpiredSignatureError as err:
             raise InvalidToken("token expired; log in again") from err
@@ -62,6 +67,8 @@ class TokenIssuer:
             raise InvalidToken(f"invalid token: {err}") from err
         if now is not None and payload["exp"] <= now:
             raise InvalidToken("token expired; log in again")
+        if now is not None and payload["iat"] > now + 60:
+            raise InvalidToken("token issued in the future; check the server clocks")
         try:
             return TokenClaims(int(payload["sub"]), str(payload["role"]), int(payload["exp"]))
         except (KeyError, ValueError) as err:
