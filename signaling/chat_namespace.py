@@ -147,6 +147,7 @@ class ChatNamespace(BaseNamespace):
                 raise RuleViolation("an image message needs an image attachment", field="attachment_id")
         message, created = await messages.add_message(
             ctx.session,
+            created_at=ctx.now,
             conversation_id=conversation.id,
             kind=p.kind,
             sender_user_id=actor.user_id,
@@ -214,6 +215,7 @@ class ChatNamespace(BaseNamespace):
         text = auto_reply(name, min(backs) if backs else None, team.off_duty_message if team else None)
         reply, _ = await messages.add_message(
             ctx.session,
+            created_at=ctx.now,
             conversation_id=conversation.id,
             kind=MessageKind.AUTO_REPLY,
             sender_user_id=None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -20,6 +20,7 @@ from storage.models import (
     ReadMarkRow,
     TeamMembershipRow,
     UserRow,
+    utcnow,
 )
 
 
@@ -170,6 +171,7 @@ async def add_message(
     card: Card | None = None,
     client_msg_id: str | None = None,
     broadcast_id: int | None = None,
+    created_at: datetime | None = None,
 ) -> tuple[Message, bool]:
     """Store a message; a retry with the same (sender, client_msg_id) returns the first one, not a copy.
 
@@ -191,6 +193,7 @@ async def add_message(
         card=card_to_json(card),
         client_msg_id=client_msg_id,
         broadcast_id=broadcast_id,
+        created_at=created_at or utcnow(),
     )
     try:
         async with session.begin_nested():

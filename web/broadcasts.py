@@ -129,6 +129,7 @@ async def send_broadcast(ctx: RequestContext) -> schemas.BroadcastOut:
         conversation = await messages.care_team_conversation(ctx.session, resident.id, team_id)
         message, _ = await messages.add_message(
             ctx.session,
+            created_at=ctx.now,
             conversation_id=conversation.id,
             kind=kind,
             sender_user_id=actor.user_id,

@@ -48,15 +48,15 @@ class Client:
     token: str
     events: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
 
-    async def call(self, namespace: str, event: str, data: Any = None, timeout: float = 5) -> Any:
+    async def call(self, namespace: str, event: str, data: Any = None, within: float = 5) -> Any:
         """Send an event and return its ack."""
-        return await self.sio.call(event, data, namespace=namespace, timeout=timeout)
+        return await self.sio.call(event, data, namespace=namespace, timeout=within)
 
     async def wait_for(
-        self, event: str, predicate: Callable[[Any], bool] = lambda _: True, timeout: float = 5
+        self, event: str, predicate: Callable[[Any], bool] = lambda _: True, within: float = 5
     ) -> Any:
         """The first event of that name (received before or after the call) that satisfies `predicate`."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within
         while True:
             for item in self.events[event]:
                 if predicate(item):
