@@ -28,7 +28,7 @@ from consult.roles import ProxyScope, Role
 from signaling import payloads
 from signaling.namespace import BaseNamespace, EventContext, event
 from signaling.presenters import conversation_json, message_json
-from storage import alerts, duty, messages, residents
+from storage import alerts, consults, duty, messages, residents
 from storage.models import CareTeamRow, ConsultParticipantRow, MessageRow, UserRow
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,22 @@ class ChatNamespace(BaseNamespace):
                 unread.get(conversation.id, 0),
             )
         }
+
+    @event(payloads.ConsultRef, audit_denied=True)
+    async def on_open_consult_chat(self, ctx: EventContext, p: payloads.ConsultRef) -> dict[str, Any]:
+        """The chat inside a consult, for its participants."""
+        consult = await consults.get(ctx.session, p.consult_id)
+        if consult is None:
+            raise NotFound(f"no consult {p.consult_id}", field="consult_id")
+        candidate = Conversation(
+            0, ConversationKind.CONSULT, consult.resident_id, consult.team_id, consult.id
+        )
+        require_member(ctx.actor, candidate, frozenset(pt.user_id for pt in consult.participants))
+        conversation = await messages.consult_conversation(
+            ctx.session, consult.id, consult.resident_id, consult.team_id
+        )
+        names = await residents.names(ctx.session, {consult.resident_id})
+        return {"conversation": conversation_json(conversation, names.get(consult.resident_id, ""), None, 0)}
 
     @event(payloads.SendMessage, audit_denied=True)
     async def on_send_message(self, ctx: EventContext, p: payloads.SendMessage) -> dict[str, Any]:

@@ -43,6 +43,11 @@ class AuditRecord:
     def __post_init__(self) -> None:
         if self.outcome not in ("success", "denied", "failure"):
             raise ValueError(f"outcome must be success, denied or failure, got {self.outcome!r}")
+        # The columns' widths, checked here so SQLite (which does not enforce them) fails like PostgreSQL.
+        for name, limit in (("action", 40), ("entity_type", 40), ("entity_id", 40), ("purpose", 200)):
+            value = getattr(self, name)
+            if value is not None and len(value) > limit:
+                raise ValueError(f"audit {name} is limited to {limit} characters, got {len(value)}: {value!r}")
 
 
 def entry_hash(seq: int, at: datetime, prev_hash: str, record: AuditRecord) -> str:

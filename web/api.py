@@ -284,11 +284,11 @@ async def _audit_denied(
         actor,
         op.operation_id,
         op.tag,
-        request.path,
+        None,
         resident_id,
         "denied",
         None,
-        {"code": err.code, "reason": err.message},
+        {"code": err.code, "reason": err.message, "path": request.path},
     )
     async with _serialised(request.app):
         await audit_separately(request.app, record, now)
