@@ -37,10 +37,18 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-run: $(STAMP)
+# The pages' browser packages (socket.io-client), served from node_modules by the app.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "installing npm through apt"; $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: $(STAMP) $(NODE_STAMP)
 	$(PY) run.py serve --demo
 
-test: $(STAMP) system-deps
+test: $(STAMP) $(NODE_STAMP) system-deps
 	@mkdir -p $(ARTIFACTS)
 	$(PY) -m pytest -q -p no:cacheprovider --junitxml=$(ARTIFACTS)/junit.xml
 
@@ -57,4 +65,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) $(ARTIFACTS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules $(ARTIFACTS) .pytest_cache .mypy_cache .ruff_cache

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+log = logging.getLogger(__name__)
+
 PAGES = Path(__file__).with_name("pages")
 STATIC = Path(__file__).with_name("static")
+#: Browser packages installed by `npm ci` (see package.json); served as they are, no build step.
+VENDOR = Path(__file__).resolve().parents[1] / "node_modules" / "socket.io-client" / "dist"
 
 #: route → page file
 ROUTES = {
@@ -41,6 +46,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/", root)
     for route, name in ROUTES.items():
         app.router.add_get(route, _page(name))
+    if VENDOR.is_dir():  # before /static, which would otherwise claim the prefix
+        app.router.add_static("/static/vendor", VENDOR, append_version=True)
+    else:
+        log.warning("%s is missing: run `npm ci` (make does); live pages will not connect", VENDOR)
     app.router.add_static("/static", STATIC, append_version=True)
 
 
