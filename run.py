@@ -18,6 +18,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from consult.roles import Role
+from signaling.state import StateUnavailable
 from storage import audit, demo
 from storage.crypto import FieldProtector, derive_key
 from storage.db import create_engine, create_sessionmaker
@@ -182,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
             port,
             f" (demo: log in as doctor / {demo.DEMO_PASSWORD})" if demo_mode else "",
         )
-        web.run_app(create_app(settings), host=host, port=port, print=lambda _: None)
+        try:
+            web.run_app(create_app(settings), host=host, port=port, print=lambda _: None)
+        except StateUnavailable as err:
+            print(f"jiayi: {err}; check REDIS_URL", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -44,11 +44,14 @@ class Hub:
         clock: Callable[[], datetime],
         timezone: str,
         redis_url: str | None = None,
+        redis_prefix: str = "jiayi",
         grace_period_s: float = GRACE_PERIOD.total_seconds(),
         event_rate: float = 10.0,
         event_burst: float = 30.0,
     ) -> None:
-        manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
+        manager = (
+            socketio.AsyncRedisManager(redis_url, channel=f"{redis_prefix}:socketio") if redis_url else None
+        )
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
             client_manager=manager,
@@ -64,7 +67,8 @@ class Hub:
         self.grace_period_s = grace_period_s
         self.event_rate = event_rate
         self.event_burst = event_burst
-        self.state: RoomState = RedisState(redis_url) if redis_url else MemoryState()
+        self.redis_url = redis_url
+        self.state: RoomState = RedisState(redis_url, redis_prefix) if redis_url else MemoryState()
         self.chat = ChatNamespace(CHAT, self)
         self.consult = ConsultNamespace(CONSULT, self)
         self.sio.register_namespace(self.chat)
@@ -76,9 +80,11 @@ class Hub:
 
     # --- life cycle -------------------------------------------------------------------------------
 
-    def start(self, sessions: async_sessionmaker[AsyncSession], serial: asyncio.Lock | None) -> None:
-        """Give the hub its database (the same sessions and SQLite write turn as the HTTP API)."""
+    async def start(self, sessions: async_sessionmaker[AsyncSession], serial: asyncio.Lock | None) -> None:
+        """Give the hub its database (the same sessions and SQLite write turn as the HTTP API) and,
+        with several nodes, check Redis answers now rather than at the first event."""
         self._sessions, self._serial = sessions, serial
+        await self.state.ping()
 
     async def stop(self) -> None:
         """Cancel every grace timer and close the shared state."""

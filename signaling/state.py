@@ -17,6 +17,10 @@ from consult.consult import ConsultKind
 from consult.waiting_room import Presence, QueueEntry, RoomMember
 
 
+class StateUnavailable(Exception):
+    """The shared state (Redis) cannot be reached."""
+
+
 class RoomState(Protocol):
     """Queues per team, members per consult room."""
 
@@ -46,6 +50,9 @@ class RoomState(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+
+    async def ping(self) -> None:
+        """Raise `StateUnavailable` when the backing store does not answer."""
 
 
 def _entry_json(entry: QueueEntry) -> str:
@@ -123,12 +130,16 @@ class MemoryState:
     async def close(self) -> None:
         return None
 
+    async def ping(self) -> None:
+        return None
+
 
 class RedisState:
     """State shared by every node through Redis (hashes per team queue and per consult room)."""
 
     def __init__(self, url: str, prefix: str = "jiayi") -> None:
-        self._redis = aioredis.Redis.from_url(url, decode_responses=True)
+        self._url = url
+        self._redis = aioredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5)
         self._prefix = prefix
 
     def _key(self, *parts: object) -> str:
@@ -178,3 +189,9 @@ class RedisState:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+    async def ping(self) -> None:
+        try:
+            await self._redis.ping()
+        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as err:
+            raise StateUnavailable(f"Redis at {self._url} does not answer: {err}") from err

@@ -47,7 +47,9 @@ class AuditRecord:
         for name, limit in (("action", 40), ("entity_type", 40), ("entity_id", 40), ("purpose", 200)):
             value = getattr(self, name)
             if value is not None and len(value) > limit:
-                raise ValueError(f"audit {name} is limited to {limit} characters, got {len(value)}: {value!r}")
+                raise ValueError(
+                    f"audit {name} is limited to {limit} characters, got {len(value)}: {value!r}"
+                )
 
 
 def entry_hash(seq: int, at: datetime, prev_hash: str, record: AuditRecord) -> str:

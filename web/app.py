@@ -79,7 +79,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _hub(app: web.Application) -> AsyncIterator[None]:
     hub = app[keys.HUB]
-    hub.start(app[keys.SESSIONS], app.get(keys.SQLITE_WRITES))
+    await hub.start(app[keys.SESSIONS], app.get(keys.SQLITE_WRITES))
     yield
     await hub.stop()
 
@@ -114,6 +114,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         clock=app[keys.CLOCK],
         timezone=settings.timezone,
         redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
         grace_period_s=settings.grace_period_s,
     )
     hub.sio.attach(app, socketio_path="socket.io")

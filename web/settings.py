@@ -26,6 +26,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     redis_url: str | None = None
+    #: Namespaces this deployment's keys and channel in a shared Redis.
+    redis_prefix: str = "jiayi"
     demo: bool = False
     master_key: bytes | None = None
     cipher: str = "AES-256-GCM"
@@ -101,6 +103,7 @@ def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
         host=env.get("JIAYI_HOST", "127.0.0.1"),
         port=port,
         redis_url=env.get("REDIS_URL") or None,
+        redis_prefix=env.get("JIAYI_REDIS_PREFIX", "jiayi"),
         demo=demo,
         master_key=master_key,
         cipher=env.get("JIAYI_CIPHER", "AES-256-GCM"),

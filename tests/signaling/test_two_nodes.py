@@ -1,0 +1,154 @@
+"""Two server processes sharing the machine's PostgreSQL and Redis serve the same people and queues."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis
+
+from tests.signaling.conftest import Live, ack_ok
+
+pytestmark = [pytest.mark.redis, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("JIAYI_TEST_REDIS", "redis://127.0.0.1:6379/0")
+SECRET = "two-node-test-secret-0123456789abcdef0123"
+
+
+@pytest.fixture(scope="module")
+def redis_up() -> None:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as err:
+        pytest.fail(
+            f"Redis is not reachable at {REDIS_URL} ({err}). It runs on every developer's and CI's machine; start "
+            "it with: redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' --appendonly no",
+            pytrace=False,
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def nodes(redis_up: None, database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two `run.py serve` processes on one database and one Redis (keys under a prefix of their own)."""
+    prefix = f"jiayi-test-{uuid.uuid4().hex[:8]}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("JIAYI_")},
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "JIAYI_REDIS_PREFIX": prefix,
+        "JIAYI_SECRET_KEY": SECRET,
+        "JIAYI_DATA_DIR": str(tmp_path / "var"),
+        "JIAYI_LOG_LEVEL": "WARNING",
+    }
+    ports = [_free_port(), _free_port()]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "run.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for port in ports
+    ]
+    try:
+        yield tuple(f"http://127.0.0.1:{p}" for p in ports)  # type: ignore[misc]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=15)
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+
+
+async def _ready(url: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(150):
+            try:
+                async with http.get(f"{url}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    pytest.fail(f"node {url} did not start")
+
+
+@pytest.fixture
+async def two(nodes: tuple[str, str]) -> AsyncIterator[tuple[Live, Live]]:
+    await asyncio.gather(*(_ready(u) for u in nodes))
+    a, b = Live(nodes[0], None, None), Live(nodes[1], None, None)  # type: ignore[arg-type]
+    yield a, b
+    for live in (a, b):
+        for client in live.clients:
+            if client.sio.connected:
+                await client.sio.disconnect()
+
+
+async def test_resident_on_a_chats_with_doctor_on_b(two: tuple[Live, Live]) -> None:
+    a, b = two
+    resident = await a.connect("resident")
+    doctor = await b.connect("doctor")
+    conversation_id = ack_ok(await resident.call("/chat", "open_conversation", {"resident_id": 2}))[
+        "conversation"
+    ]["id"]
+    sent = ack_ok(
+        await resident.call(
+            "/chat",
+            "send_message",
+            {"conversation_id": conversation_id, "client_msg_id": uuid.uuid4().hex, "text": "A 节点发出"},
+        )
+    )
+    got = await doctor.wait_for("message", lambda m: m["id"] == sent["message"]["id"])
+    assert got["text"] == "A 节点发出"
+    reply = ack_ok(
+        await doctor.call(
+            "/chat",
+            "send_message",
+            {"conversation_id": conversation_id, "client_msg_id": uuid.uuid4().hex, "text": "B 节点回复"},
+        )
+    )
+    await resident.wait_for("message", lambda m: m["id"] == reply["message"]["id"])
+
+
+async def test_queue_on_b_shows_a_resident_who_checked_in_on_a(two: tuple[Live, Live]) -> None:
+    a, b = two
+    token = await b.token("doctor")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{b.url}/api/consults",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"resident_id": 2, "kind": "advice", "mode": "video"},
+        ) as resp:
+            consult_id = (await resp.json())["id"]
+    doctor = await b.connect("doctor", token)
+    ack_ok(await doctor.call("/consult", "watch_queue"))
+    resident = await a.connect("resident")
+    ack_ok(await resident.call("/consult", "check_in", {"consult_id": consult_id}))
+    update = await doctor.wait_for("queue", lambda q: any(e["consult_id"] == consult_id for e in q["queue"]))
+    assert update["queue"][0]["resident_name"] == "刘德明"
+    # A doctor connecting to B later reads the queue from Redis, not from B's memory.
+    late = await b.connect("doctor", token)
+    queue = ack_ok(await late.call("/consult", "watch_queue"))["queue"]
+    assert [e["consult_id"] for e in queue] == [consult_id]
+    ack_ok(await doctor.call("/consult", "admit", {"consult_id": consult_id}))
+    await resident.wait_for("admitted", lambda e: e["consult_id"] == consult_id)
