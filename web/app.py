@@ -30,7 +30,7 @@ from web import (
     workbench,
 )
 from web.api import Api, openapi
-from web.auth import LoginThrottle, TokenIssuer
+from web.auth import LoginThrottle, RedisFailureLog, TokenIssuer
 from web.errors import error_middleware
 from web.health import OPENAPI, healthz, metrics, metrics_middleware, openapi_json
 from web.metrics import HttpMetrics
@@ -82,6 +82,9 @@ async def _hub(app: web.Application) -> AsyncIterator[None]:
     await hub.start(app[keys.SESSIONS], app.get(keys.SQLITE_WRITES))
     yield
     await hub.stop()
+    failures = app[keys.THROTTLE].log
+    if isinstance(failures, RedisFailureLog):
+        await failures.close()
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> web.Application:
@@ -101,8 +104,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         cipher_name=settings.cipher,
     )
     app[keys.TOKENS] = TokenIssuer(derive_key(secret, "jiayi access tokens"), settings.token_ttl_s)
+    failures = RedisFailureLog(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
     app[keys.THROTTLE] = LoginThrottle(
-        settings.login_max_failures, settings.login_max_failures_per_address, settings.login_window_s
+        settings.login_max_failures,
+        settings.login_max_failures_per_address,
+        settings.login_window_s,
+        failures,
     )
     registry = CollectorRegistry()
     app[keys.METRICS_REGISTRY] = registry

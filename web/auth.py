@@ -6,10 +6,13 @@ The same token authenticates the HTTP API and, later, the Socket.IO connection.
 from __future__ import annotations
 
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 import jwt
+import redis.asyncio as aioredis
 
 ISSUER = "jiayi"
 
@@ -75,52 +78,109 @@ class TokenIssuer:
             raise InvalidToken("token has malformed claims") from err
 
 
+class FailureLog(Protocol):
+    """Where failed-login times are kept: in memory (one node) or in Redis (shared by every node)."""
+
+    async def recent(self, key: str, since: float) -> list[float]:
+        """Failure times of `key` after `since`, oldest first (older ones may be forgotten)."""
+
+    async def add(self, key: str, at: float, ttl_s: float) -> None:
+        """Record a failure."""
+
+    async def clear(self, key: str) -> None:
+        """Forget a key's failures."""
+
+
+class MemoryFailureLog:
+    """Failures in this process."""
+
+    def __init__(self) -> None:
+        self._stamps: dict[str, deque[float]] = {}
+
+    async def recent(self, key: str, since: float) -> list[float]:
+        stamps = self._stamps.get(key)
+        if stamps is None:
+            return []
+        while stamps and stamps[0] <= since:
+            stamps.popleft()
+        if not stamps:
+            del self._stamps[key]
+        return list(stamps)
+
+    async def add(self, key: str, at: float, ttl_s: float) -> None:
+        self._stamps.setdefault(key, deque()).append(at)
+
+    async def clear(self, key: str) -> None:
+        self._stamps.pop(key, None)
+
+
+class RedisFailureLog:
+    """Failures in Redis sorted sets (score = time), so every node counts the same attempts."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self._redis = aioredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5)
+        self._prefix = prefix
+
+    def _key(self, key: str) -> str:
+        return f"{self._prefix}:login:{key}"
+
+    async def recent(self, key: str, since: float) -> list[float]:
+        name = self._key(key)
+        await self._redis.zremrangebyscore(name, "-inf", since)
+        pairs: list[tuple[str, float]] = await self._redis.zrange(name, 0, -1, withscores=True)  # type: ignore[assignment]
+        return [float(score) for _, score in pairs]
+
+    async def add(self, key: str, at: float, ttl_s: float) -> None:
+        name = self._key(key)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(name, {f"{at}:{uuid.uuid4().hex[:8]}": at})
+            pipe.expire(name, int(ttl_s) + 1)
+            await pipe.execute()
+
+    async def clear(self, key: str) -> None:
+        await self._redis.delete(self._key(key))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
 class LoginThrottle:
     """Counts failed logins per user name and per client address in a sliding window.
 
     A user name is locked after a few failures (guessing one account's password). An address gets
     many more: a community centre or a family shares one address behind NAT, and one resident's
     typos must not lock out the whole centre; a spray across many accounts from one address is
-    still stopped. In memory, per node: with several nodes an attacker gets the allowance once per
-    node, which is still a hard bound; a Redis-backed throttle comes with the multi-node issue.
+    still stopped. With several nodes the failures are kept in Redis, so the limits are the
+    deployment's, not each node's.
     """
 
-    def __init__(self, per_user: int, per_address: int, window_s: float) -> None:
+    def __init__(
+        self, per_user: int, per_address: int, window_s: float, log: FailureLog | None = None
+    ) -> None:
         self.per_user = per_user
         self.per_address = per_address
         self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        stamps = self._failures.get(key)
-        if stamps is None:
-            return deque()
-        while stamps and stamps[0] <= now - self.window_s:
-            stamps.popleft()
-        if not stamps:
-            del self._failures[key]
-        return stamps
+        self.log: FailureLog = log or MemoryFailureLog()
 
     def _keys(self, username: str, address: str | None) -> list[tuple[str, int]]:
         return [(f"user:{username.lower()}", self.per_user), (f"addr:{address}", self.per_address)]
 
-    def retry_after(self, username: str, address: str | None, now: float | None = None) -> int:
+    async def retry_after(self, username: str, address: str | None, now: float | None = None) -> int:
         """Seconds until a login may be tried again for this user name from this address, or 0."""
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now
         wait = 0.0
         for key, limit in self._keys(username, address):
-            stamps = self._recent(key, now)
+            stamps = await self.log.recent(key, now - self.window_s)
             if len(stamps) >= limit:
                 wait = max(wait, stamps[-limit] + self.window_s - now)
         return int(wait) + (1 if wait > 0 else 0)
 
-    def failed(self, username: str, address: str | None, now: float | None = None) -> None:
+    async def failed(self, username: str, address: str | None, now: float | None = None) -> None:
         """Record one failure against the user name and the address."""
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now
         for key, _ in self._keys(username, address):
-            self._recent(key, now)
-            self._failures.setdefault(key, deque()).append(now)
+            await self.log.add(key, now, self.window_s)
 
-    def succeeded(self, username: str) -> None:
+    async def succeeded(self, username: str) -> None:
         """Forget the user name's failures after a successful login (the address keeps its count)."""
-        self._failures.pop(f"user:{username.lower()}", None)
+        await self.log.clear(f"user:{username.lower()}")

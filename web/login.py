@@ -34,7 +34,7 @@ async def login(ctx: RequestContext) -> schemas.TokenOut:
     app = ctx.app
     throttle = app[keys.THROTTLE]
     address = ctx.request.remote
-    wait = throttle.retry_after(body.username, address)
+    wait = await throttle.retry_after(body.username, address)
     if wait:
         app[keys.METRICS].logins.labels("throttled").inc()
         raise ApiError(
@@ -47,7 +47,7 @@ async def login(ctx: RequestContext) -> schemas.TokenOut:
     # argon2 costs tens of milliseconds of CPU by design: keep it off the event loop.
     ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, body.password)
     if not ok or user is None or not user.active:
-        throttle.failed(body.username, address)
+        await throttle.failed(body.username, address)
         app[keys.METRICS].logins.labels("failed").inc()
         await audit_separately(
             app,
@@ -55,7 +55,7 @@ async def login(ctx: RequestContext) -> schemas.TokenOut:
             ctx.now,
         )
         raise ApiError(401, "wrong user name or password", code="invalid_credentials")
-    throttle.succeeded(body.username)
+    await throttle.succeeded(body.username)
     app[keys.METRICS].logins.labels("success").inc()
     ctx.actor = await people.load_actor(ctx.session, user.id, ctx.today)
     await ctx.audit("login", "user", user.id)

@@ -152,3 +152,17 @@ async def test_queue_on_b_shows_a_resident_who_checked_in_on_a(two: tuple[Live, 
     assert [e["consult_id"] for e in queue] == [consult_id]
     ack_ok(await doctor.call("/consult", "admit", {"consult_id": consult_id}))
     await resident.wait_for("admitted", lambda e: e["consult_id"] == consult_id)
+
+
+async def test_failed_logins_count_across_nodes(two: tuple[Live, Live]) -> None:
+    a, b = two
+    async with aiohttp.ClientSession() as http:
+        for node in (a, b, a, b, a):
+            async with http.post(
+                f"{node.url}/api/auth/login", json={"username": "nurse", "password": "guess-guess"}
+            ) as r:
+                assert r.status == 401
+        async with http.post(
+            f"{b.url}/api/auth/login", json={"username": "nurse", "password": "jiayi-demo"}
+        ) as r:
+            assert r.status == 429
