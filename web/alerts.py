@@ -11,6 +11,7 @@ from consult.duty import DutyStatus, is_on_duty, next_on_duty
 from consult.errors import AccessDenied, Conflict, NotFound, RuleViolation
 from consult.roles import Role
 from storage import alerts, duty, residents
+from storage.models import CareTeamRow
 from web import keys, schemas
 from web.api import Api, RequestContext
 
@@ -142,4 +143,61 @@ async def _duty_out(ctx: RequestContext, practitioner_id: int) -> schemas.DutyOu
         status=status.value,
         on_duty_now=is_on_duty(status, hours, local),
         next_on_duty=next_on_duty(hours, local),
+    )
+
+
+async def _team_for_settings(ctx: RequestContext, write: bool) -> int:
+    team_id = ctx.path_int("team_id")
+    require_practising(ctx.me)
+    if team_id not in ctx.me.team_ids:
+        raise AccessDenied("this is not your team")
+    if write:
+        leaders = [
+            u.id
+            for u, _, role, _, _ in await duty.team_members(ctx.session, team_id, ctx.today)
+            if role == "leader"
+        ]
+        if ctx.me.user_id not in leaders:
+            raise AccessDenied("the team leader sets the team's messaging settings")
+    return team_id
+
+
+@api.operation(
+    "GET",
+    "/api/teams/{team_id}/settings",
+    summary="The team's after-hours and red-flag settings",
+    tag="messaging",
+    response=schemas.TeamSettingsIO,
+)
+async def get_team_settings(ctx: RequestContext) -> schemas.TeamSettingsIO:
+    """The emergency path given in auto-replies and the red-flag words (the defaults when never set)."""
+    team_id = await _team_for_settings(ctx, write=False)
+    team = await ctx.session.get(CareTeamRow, team_id)
+    assert team is not None
+    return schemas.TeamSettingsIO(
+        off_duty_message=team.off_duty_message, red_flags=list(await duty.red_flags(ctx.session, team_id))
+    )
+
+
+@api.operation(
+    "PUT",
+    "/api/teams/{team_id}/settings",
+    summary="Set the team's after-hours and red-flag settings",
+    tag="messaging",
+    body=schemas.TeamSettingsIO,
+    response=schemas.TeamSettingsIO,
+)
+async def put_team_settings(ctx: RequestContext) -> schemas.TeamSettingsIO:
+    """The team leader words the emergency path and chooses the red-flag words."""
+    body: schemas.TeamSettingsIO = ctx.body
+    team_id = await _team_for_settings(ctx, write=True)
+    if not body.red_flags:
+        raise RuleViolation("keep at least one red-flag word", field="red_flags")
+    team = await ctx.session.get(CareTeamRow, team_id)
+    assert team is not None
+    team.off_duty_message = body.off_duty_message or None
+    await duty.set_red_flags(ctx.session, team_id, sorted(set(body.red_flags)))
+    await ctx.audit("update", "team_settings", team_id, detail={"red_flags": len(set(body.red_flags))})
+    return schemas.TeamSettingsIO(
+        off_duty_message=team.off_duty_message, red_flags=list(await duty.red_flags(ctx.session, team_id))
     )

@@ -548,3 +548,12 @@ class InviteAcceptedOut(Out):
     resident_id: int
     kind: ConsultKind
     status: ConsultStatus
+
+
+class TeamSettingsIO(In):
+    off_duty_message: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=300)] = Field(
+        None, description="the team's wording of the emergency path in after-hours auto-replies"
+    )
+    red_flags: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]] = (
+        Field(default_factory=list, max_length=100, description="words that alert the on-call doctor")
+    )

@@ -200,3 +200,25 @@ async def test_broadcast_by_tag_reaches_each_conversation_with_counts(live: Live
             "POST", "/api/broadcasts", resident_token, json={"audience": {"all_residents": True}, "text": "x"}
         )
     )[0] == 403
+
+
+async def test_team_leader_sets_red_flags_and_the_emergency_path(live: Live) -> None:
+    leader = await live.token("doctor")
+    other = await live.token("doctor2")
+    team_id = (await live.http("GET", "/api/me", leader))[1]["team_ids"][0]
+    settings = {"off_duty_message": "急症请拨 120，或去第五人民医院急诊。", "red_flags": ["头痛欲裂"]}
+    assert (await live.http("PUT", f"/api/teams/{team_id}/settings", other, json=settings))[0] == 403
+    status, body = await live.http("PUT", f"/api/teams/{team_id}/settings", leader, json=settings)
+    assert status == 200 and body["red_flags"] == ["头痛欲裂"]
+    await live.http("PUT", "/api/me/duty", leader, json={"status": "off_duty"})
+    await live.http("PUT", "/api/me/duty", other, json={"status": "off_duty"})
+    doctor = await live.connect("doctor", leader)
+    resident = await live.connect("resident")
+    conversation_id = ack_ok(await resident.call("/chat", "open_conversation", {"resident_id": 2}))[
+        "conversation"
+    ]["id"]
+    await _send(resident, conversation_id, "今天头痛欲裂")
+    reply = await resident.wait_for("message", lambda m: m["kind"] == "auto_reply")
+    assert "第五人民医院急诊" in reply["text"]
+    alert = await doctor.wait_for("alert")  # nobody on duty: the leader is alerted
+    assert alert["findings"] == ["头痛欲裂"]
