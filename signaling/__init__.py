@@ -1,7 +1,8 @@
-"""The Socket.IO signaling hub (to come with the live-consult issue).
+"""The Socket.IO signaling hub: `/chat` (messaging) and `/consult` (waiting room and consult rooms).
 
-Namespaces, consult rooms, presence, the waiting queue, messaging and the multi-node (Redis) manager live
-here. It speaks to clients over python-socketio, asks `consult/` what is allowed, persists through
-`storage/`, and hands SDP to `media/` through a small interface. Clients authenticate with the same bearer
-token as the HTTP API (see `web/auth.py`).
+`hub.Hub` owns the python-socketio server, the shared room state (memory, or Redis with several
+nodes) and the grace timers; `namespace.BaseNamespace` authenticates connections with the HTTP API's
+bearer token and runs every event through one wrapper (rate limit, size, validation, one transaction,
+emits after commit). The events and payloads are documented in docs/protocol.md. Video offers and
+answers will travel over `/consult` to `media/` (next issue).
 """
