@@ -25,6 +25,7 @@ from signaling.chat_namespace import NAMESPACE as CHAT
 from signaling.chat_namespace import ChatNamespace, deliver_now
 from signaling.consult_namespace import NAMESPACE as CONSULT
 from signaling.consult_namespace import ConsultNamespace
+from signaling.metrics import HubMetrics
 from signaling.presenters import queue_json
 from signaling.state import MemoryState, RedisState, RoomState
 from storage import audit, consults
@@ -48,6 +49,7 @@ class Hub:
         grace_period_s: float = GRACE_PERIOD.total_seconds(),
         event_rate: float = 10.0,
         event_burst: float = 30.0,
+        metrics: HubMetrics | None = None,
     ) -> None:
         manager = (
             socketio.AsyncRedisManager(redis_url, channel=f"{redis_prefix}:socketio") if redis_url else None
@@ -76,7 +78,7 @@ class Hub:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._serial: asyncio.Lock | None = None
         self._timers: dict[tuple[int, int], asyncio.Task[None]] = {}
-        self.metrics_rate_limited = 0
+        self.metrics = metrics or HubMetrics()
 
     # --- life cycle -------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -166,6 +167,7 @@ class BaseNamespace(socketio.AsyncNamespace):
         await self.save_session(sid, {"user_id": actor.user_id, "role": actor.role.value})
         await self.enter_room(sid, f"user:{actor.user_id}")
         self._buckets[sid] = TokenBucket(self.hub.event_rate, self.hub.event_burst)
+        self.hub.metrics.connections.labels(self.namespace).inc()
         await self.connected(sid, actor)
 
     async def connected(self, sid: str, actor: Actor) -> None:
@@ -173,7 +175,8 @@ class BaseNamespace(socketio.AsyncNamespace):
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """Forget the connection's rate limit; namespaces add their own clean-up in `disconnected`."""
-        self._buckets.pop(sid, None)
+        if self._buckets.pop(sid, None) is not None:
+            self.hub.metrics.connections.labels(self.namespace).dec()
         try:
             session = await self.get_session(sid)
         except KeyError:
@@ -186,14 +189,24 @@ class BaseNamespace(socketio.AsyncNamespace):
     async def dispatch(
         self, sid: str, data: Any, model: type[BaseModel], handler: Handler, audit_denied: bool
     ) -> dict[str, Any]:
-        """Run one event; see the module docstring."""
+        """Run one event and count it by outcome; see the module docstring."""
+        name = handler.__name__.removeprefix("on_")
+        started = time.perf_counter()
+        answer = await self._dispatch(sid, data, model, handler, audit_denied)
+        outcome = answer["error"]["code"] if "error" in answer else "ok"
+        self.hub.metrics.events.labels(self.namespace, name, outcome).inc()
+        self.hub.metrics.seconds.labels(self.namespace, name).observe(time.perf_counter() - started)
+        return answer
+
+    async def _dispatch(
+        self, sid: str, data: Any, model: type[BaseModel], handler: Handler, audit_denied: bool
+    ) -> dict[str, Any]:
         try:
             session_data = await self.get_session(sid)
         except KeyError:
             return error("not_authenticated", "connect with a token first")
         bucket = self._buckets.get(sid)
         if bucket is not None and not bucket.take():
-            self.hub.metrics_rate_limited += 1
             return error("rate_limited", "too many events; slow down and retry in a moment")
         try:
             size = len(json.dumps(data, ensure_ascii=False).encode())

@@ -11,6 +11,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from signaling.hub import Hub
+from signaling.metrics import HubMetrics
 from storage.blobstore import BlobStore
 from storage.crypto import FieldProtector, MasterKey, derive_key
 from storage.db import create_engine, create_sessionmaker
@@ -123,6 +124,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         redis_url=settings.redis_url,
         redis_prefix=settings.redis_prefix,
         grace_period_s=settings.grace_period_s,
+        metrics=HubMetrics(registry),
     )
     hub.sio.attach(app, socketio_path="socket.io")
     app.cleanup_ctx.append(_database)

@@ -291,3 +291,21 @@ async def test_card_is_for_the_team_only(live: Live) -> None:
         )
     )
     assert err["field"] == "card"
+
+
+async def test_metrics_count_connections_and_events(live: Live) -> None:
+    import aiohttp
+
+    resident = await live.connect("resident")
+    await resident.call("/chat", "list_conversations")
+    await resident.call("/chat", "sync_messages", {"conversation_id": "x"})
+    async with aiohttp.ClientSession() as http, http.get(f"{live.url}/metrics") as resp:
+        text = await resp.text()
+    assert 'jiayi_socketio_connections{namespace="/chat"} 1.0' in text
+    assert (
+        'jiayi_socketio_events_total{event="list_conversations",namespace="/chat",outcome="ok"} 1.0' in text
+    )
+    assert (
+        'jiayi_socketio_events_total{event="sync_messages",namespace="/chat",outcome="validation_failed"} 1.0'
+        in text
+    )
