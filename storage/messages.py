@@ -175,12 +175,10 @@ async def add_message(
 ) -> tuple[Message, bool]:
     """Store a message; a retry with the same (sender, client_msg_id) returns the first one, not a copy.
 
+    The unique constraint decides, so two retries racing on two nodes still store one message.
+    Callers that expect retries look first with `find_message` (cheaper than a failed insert).
     Returns the message and whether it was created now.
     """
-    if sender_user_id is not None and client_msg_id is not None:
-        existing = await find_message(session, sender_user_id, client_msg_id)
-        if existing is not None:
-            return existing, False
     row = MessageRow(
         conversation_id=conversation_id,
         kind=kind.value,

@@ -309,3 +309,19 @@ async def test_metrics_count_connections_and_events(live: Live) -> None:
         'jiayi_socketio_events_total{event="sync_messages",namespace="/chat",outcome="validation_failed"} 1.0'
         in text
     )
+
+
+async def test_racing_retries_store_one_message(live: Live) -> None:
+    """A retry sent on a second connection before the first ack arrives is still one message."""
+    first = await live.connect("resident")
+    second = await live.connect("resident", first.token)
+    conversation_id = ack_ok(await first.call("/chat", "open_conversation", {"resident_id": 2}))[
+        "conversation"
+    ]["id"]
+    payload = {"conversation_id": conversation_id, "client_msg_id": cid(), "text": "网络不好，可能发了两次"}
+    acks = await asyncio.gather(
+        *(c.call("/chat", "send_message", payload) for c in (first, second, first, second))
+    )
+    ids = {ack_ok(a)["message"]["id"] for a in acks}
+    assert len(ids) == 1
+    assert sorted(a["duplicate"] for a in acks) == [False, True, True, True]
