@@ -52,11 +52,23 @@ async def participant_ids(ctx: EventContext, conversation: Conversation) -> froz
 
 async def conversation_for(ctx: EventContext, conversation_id: int) -> tuple[Conversation, str]:
     """A conversation the caller belongs to, and how they belong."""
-    conversation = await messages.get_conversation(ctx.session, conversation_id)
+    conversation = await ctx.hub.conversations.get(
+        conversation_id, lambda: messages.get_conversation(ctx.session, conversation_id)
+    )
     if conversation is None:
         raise NotFound(f"no conversation {conversation_id}", field="conversation_id")
     role = require_member(ctx.actor, conversation, await participant_ids(ctx, conversation))
     return conversation, role
+
+
+async def members(ctx: EventContext, conversation: Conversation) -> dict[int, str]:
+    """Who receives the conversation's messages; a care team's are cached for a moment (a consult's
+    change as people are admitted, so they are always read)."""
+    if conversation.kind is ConversationKind.CONSULT:
+        return await messages.members(ctx.session, conversation, ctx.today)
+    return await ctx.hub.members.get(
+        conversation.id, lambda: messages.members(ctx.session, conversation, ctx.today)
+    )
 
 
 def deliver(ctx: EventContext, message: Message, recipients: dict[int, str]) -> None:
@@ -176,7 +188,7 @@ class ChatNamespace(BaseNamespace):
             client_msg_id=p.client_msg_id,
         )
         if created:
-            recipients = await messages.members(ctx.session, conversation, ctx.today)
+            recipients = await members(ctx, conversation)
             deliver(ctx, message, recipients)
             if role in ("resident", "proxy") and conversation.kind is ConversationKind.CARE_TEAM:
                 await self._from_resident(ctx, conversation, message, recipients)
@@ -242,7 +254,8 @@ class ChatNamespace(BaseNamespace):
         deliver(ctx, reply, recipients)
 
     async def _check_sensitive(self, ctx: EventContext, conversation: Conversation, message: Message) -> None:
-        findings = sensitive_words(message.text, await alerts.sensitive_words(ctx.session))
+        words = await self.hub.words.get("all", lambda: alerts.sensitive_words(ctx.session))
+        findings = sensitive_words(message.text, words)
         if not findings:
             return
         compliance = list(
@@ -321,7 +334,7 @@ class ChatNamespace(BaseNamespace):
         mark, _ = await messages.advance_marks(
             ctx.session, conversation.id, ctx.actor.user_id, read_up_to=p.up_to_id
         )
-        recipients = await messages.members(ctx.session, conversation, ctx.today)
+        recipients = await members(ctx, conversation)
         body = {"conversation_id": conversation.id, "user_id": ctx.actor.user_id, "up_to_id": mark}
         for user_id in recipients:
             if user_id != ctx.actor.user_id:
@@ -341,7 +354,7 @@ class ChatNamespace(BaseNamespace):
     async def on_typing(self, ctx: EventContext, p: payloads.Typing) -> dict[str, Any]:
         """Tell the other members the caller is typing (nothing is stored)."""
         conversation, _ = await conversation_for(ctx, p.conversation_id)
-        recipients = await messages.members(ctx.session, conversation, ctx.today)
+        recipients = await members(ctx, conversation)
         body = {
             "conversation_id": conversation.id,
             "user_id": ctx.actor.user_id,

@@ -20,7 +20,10 @@ from zoneinfo import ZoneInfo
 import socketio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from consult.access import Actor
+from consult.messaging import Conversation
 from consult.waiting_room import GRACE_PERIOD, Presence, QueueEntry, queue_order
+from signaling.cache import TtlCache
 from signaling.chat_namespace import NAMESPACE as CHAT
 from signaling.chat_namespace import ChatNamespace, deliver_now
 from signaling.consult_namespace import NAMESPACE as CONSULT
@@ -50,6 +53,7 @@ class Hub:
         event_rate: float = 10.0,
         event_burst: float = 30.0,
         metrics: HubMetrics | None = None,
+        cache_ttl_s: float = 2.0,
     ) -> None:
         manager = (
             socketio.AsyncRedisManager(redis_url, channel=f"{redis_prefix}:socketio") if redis_url else None
@@ -79,6 +83,13 @@ class Hub:
         self._serial: asyncio.Lock | None = None
         self._timers: dict[tuple[int, int], asyncio.Task[None]] = {}
         self.metrics = metrics or HubMetrics()
+        #: Who a user is (role, teams, bindings): read on every event otherwise.
+        self.actors: TtlCache[int, Actor | None] = TtlCache(cache_ttl_s)
+        #: Who receives a conversation's messages, and the conversations themselves (which never change).
+        self.members: TtlCache[int, dict[int, str]] = TtlCache(cache_ttl_s)
+        self.conversations: TtlCache[int, Conversation | None] = TtlCache(3600)
+        #: The sensitive-word list.
+        self.words: TtlCache[str, list[str]] = TtlCache(cache_ttl_s)
 
     # --- life cycle -------------------------------------------------------------------------------
 

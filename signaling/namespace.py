@@ -80,6 +80,7 @@ class EventContext:
     now: datetime
     today: date
     out: Outbox
+    hub: Hub
 
     async def audit(
         self,
@@ -226,10 +227,11 @@ class BaseNamespace(socketio.AsyncNamespace):
         now = self.hub.clock()
         try:
             async with self.hub.transaction() as session:
-                actor = await load_actor(session, user_id, self.hub.today(now))
+                today = self.hub.today(now)
+                actor = await self.hub.actors.get(user_id, lambda: load_actor(session, user_id, today))
                 if actor is None:
                     raise EventError("not_authenticated", "this account is disabled or gone")
-                ctx = EventContext(sid, session, actor, now, self.hub.today(now), out)
+                ctx = EventContext(sid, session, actor, now, today, out, self.hub)
                 result = await handler(self, ctx, payload)
         except EventError as err:
             return error(err.code, err.message, err.field)

@@ -85,6 +85,7 @@ async def add_word(ctx: RequestContext) -> schemas.WordsOut:
     if not await alerts.add_sensitive_word(ctx.session, body.word, ctx.me.user_id):
         raise Conflict(f"{body.word!r} is already listed", code="word_listed", field="word")
     await ctx.audit("create", "sensitive_word", body.word)
+    ctx.app[keys.HUB].words.clear()
     return schemas.WordsOut(items=await alerts.sensitive_words(ctx.session))
 
 
@@ -104,6 +105,7 @@ async def remove_word(ctx: RequestContext) -> schemas.WordsOut:
     if not await alerts.remove_sensitive_word(ctx.session, word):
         raise NotFound(f"{word!r} is not listed")
     await ctx.audit("delete", "sensitive_word", word)
+    ctx.app[keys.HUB].words.clear()
     return schemas.WordsOut(items=await alerts.sensitive_words(ctx.session))
 
 
