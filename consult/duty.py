@@ -76,3 +76,42 @@ def auto_reply(doctor_name: str, back_at: datetime | None, emergency_path: str |
     return (
         f"{doctor_name}正在休息{back}。您的消息已送达，医生上班后会看到。{emergency_path or EMERGENCY_PATH}"
     )
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    """A member of a care team as after-hours and on-call decisions need them."""
+
+    user_id: int
+    name: str
+    kind: str  # doctor, nurse
+    team_role: str  # leader, doctor, nurse
+    status: DutyStatus
+    hours: tuple[Shift, ...]
+
+    @property
+    def is_doctor(self) -> bool:
+        """Doctors answer residents and are on call; nurses support them."""
+        return self.kind == "doctor"
+
+
+def doctors_on_duty(members: list[TeamMember], local: datetime) -> list[TeamMember]:
+    """The team's doctors reachable now, the leader first."""
+    on = [m for m in members if m.is_doctor and is_on_duty(m.status, m.hours, local)]
+    return sorted(on, key=lambda m: m.team_role != "leader")
+
+
+def on_call(members: list[TeamMember], local: datetime) -> TeamMember | None:
+    """Who an alert goes to: an on-duty doctor (the leader first); when nobody is on duty, the leader
+    (or any doctor of a team without one)."""
+    on = doctors_on_duty(members, local)
+    if on:
+        return on[0]
+    doctors = [m for m in members if m.is_doctor]
+    return next((m for m in doctors if m.team_role == "leader"), doctors[0] if doctors else None)
+
+
+def back_on_duty(members: list[TeamMember], local: datetime) -> datetime | None:
+    """When the first doctor of the team is next on duty."""
+    backs = [b for m in members if m.is_doctor and (b := next_on_duty(m.hours, local)) is not None]
+    return min(backs) if backs else None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from consult.access import Actor
 from consult.alerts import AlertKind, Finding, dangerous_readings, red_flags, sensitive_words
-from consult.duty import auto_reply, is_on_duty, next_on_duty
+from consult.duty import TeamMember, auto_reply, back_on_duty, doctors_on_duty, on_call
 from consult.errors import NotFound, RuleViolation
 from consult.messaging import (
     Card,
@@ -68,6 +69,25 @@ async def members(ctx: EventContext, conversation: Conversation) -> dict[int, st
         return await messages.members(ctx.session, conversation, ctx.today)
     return await ctx.hub.members.get(
         conversation.id, lambda: messages.members(ctx.session, conversation, ctx.today)
+    )
+
+
+@dataclass(frozen=True)
+class TeamInfo:
+    """What a resident's message needs to know about their team (cached for a moment)."""
+
+    members: list[TeamMember]
+    red_flags: tuple[str, ...]
+    emergency_path: str | None
+
+
+async def load_team(ctx: EventContext, team_id: int) -> TeamInfo:
+    """The team's members on duty, red flags and emergency path."""
+    team = await ctx.session.get(CareTeamRow, team_id)
+    return TeamInfo(
+        members=await duty.team_members(ctx.session, team_id, ctx.today),
+        red_flags=await duty.red_flags(ctx.session, team_id),
+        emergency_path=team.off_duty_message if team else None,
     )
 
 
@@ -198,33 +218,29 @@ class ChatNamespace(BaseNamespace):
     async def _from_resident(
         self, ctx: EventContext, conversation: Conversation, message: Message, recipients: dict[int, str]
     ) -> None:
-        """After hours, auto-reply; on a red flag or a dangerous reading, alert the on-call member."""
+        """After hours, auto-reply; on a red flag or a dangerous reading, alert the on-call doctor."""
         assert conversation.team_id is not None
-        team = await duty.team_members(ctx.session, conversation.team_id, ctx.today)
+        team = await ctx.hub.teams.get(
+            conversation.team_id, lambda: load_team(ctx, conversation.team_id or 0)
+        )
         local = ctx.now.astimezone(ZoneInfo(self.hub.timezone))
-        doctors = [(u, p, r, s, h) for u, p, r, s, h in team if p.kind == "doctor"]
-        on_duty = [d for d in doctors if is_on_duty(d[3], d[4], local)]
-        if not on_duty:
-            await self._auto_reply(ctx, conversation, doctors, local, recipients)
-        findings = red_flags(message.text, await duty.red_flags(ctx.session, conversation.team_id))
-        findings += dangerous_readings(message.text)
-        if not findings:
+        if not doctors_on_duty(team.members, local):
+            await self._auto_reply(ctx, conversation, team, local, recipients)
+        findings = red_flags(message.text, team.red_flags) + dangerous_readings(message.text)
+        doctor = on_call(team.members, local)
+        if not findings or doctor is None:
             return
-        # On call: the on-duty doctors (the leader first); when nobody is on duty, the leader.
-        leaders = [d for d in doctors if d[2] == "leader"]
-        chosen = sorted(on_duty, key=lambda d: d[2] != "leader")[:1] or leaders[:1] or doctors[:1]
-        notified = [d[0].id for d in chosen]
         kind = (
             AlertKind.RED_FLAG if any(f.kind is AlertKind.RED_FLAG for f in findings) else AlertKind.READING
         )
-        await self._alert(ctx, kind, conversation, message, findings, notified)
+        await self._alert(ctx, kind, conversation, message, findings, [doctor.user_id])
 
     async def _auto_reply(
         self,
         ctx: EventContext,
         conversation: Conversation,
-        doctors: list[Any],
-        local: Any,
+        team: TeamInfo,
+        local: datetime,
         recipients: dict[int, str],
     ) -> None:
         recent = await ctx.session.scalar(
@@ -236,11 +252,9 @@ class ChatNamespace(BaseNamespace):
         )
         if recent is not None:
             return
-        backs = [b for d in doctors if (b := next_on_duty(d[4], local)) is not None]
-        leader = next((d for d in doctors if d[2] == "leader"), doctors[0] if doctors else None)
-        name = f"{leader[1].name}医生" if leader else "您的家庭医生"
-        team = await ctx.session.get(CareTeamRow, conversation.team_id)
-        text = auto_reply(name, min(backs) if backs else None, team.off_duty_message if team else None)
+        leader = next((m for m in team.members if m.is_doctor and m.team_role == "leader"), None)
+        name = f"{leader.name}医生" if leader else "您的家庭医生"
+        text = auto_reply(name, back_on_duty(team.members, local), team.emergency_path)
         reply, _ = await messages.add_message(
             ctx.session,
             created_at=ctx.now,

@@ -25,7 +25,7 @@ from consult.messaging import Conversation
 from consult.waiting_room import GRACE_PERIOD, Presence, QueueEntry, queue_order
 from signaling.cache import TtlCache
 from signaling.chat_namespace import NAMESPACE as CHAT
-from signaling.chat_namespace import ChatNamespace, deliver_now
+from signaling.chat_namespace import ChatNamespace, TeamInfo, deliver_now
 from signaling.consult_namespace import NAMESPACE as CONSULT
 from signaling.consult_namespace import ConsultNamespace
 from signaling.metrics import HubMetrics
@@ -88,6 +88,8 @@ class Hub:
         #: Who receives a conversation's messages, and the conversations themselves (which never change).
         self.members: TtlCache[int, dict[int, str]] = TtlCache(cache_ttl_s)
         self.conversations: TtlCache[int, Conversation | None] = TtlCache(3600)
+        #: Each team's members on duty, red flags and emergency path.
+        self.teams: TtlCache[int, TeamInfo] = TtlCache(cache_ttl_s)
         #: The sensitive-word list.
         self.words: TtlCache[str, list[str]] = TtlCache(cache_ttl_s)
 

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consult.alerts import DEFAULT_RED_FLAGS
-from consult.duty import DEFAULT_HOURS, DutyStatus, Shift
+from consult.duty import DEFAULT_HOURS, DutyStatus, Shift, TeamMember
 from storage.models import DutyRow, PractitionerRow, TeamMembershipRow, TeamSettingsRow, UserRow
 
 
@@ -52,12 +52,10 @@ async def set_status(
     await session.flush()
 
 
-async def team_members(
-    session: AsyncSession, team_id: int, today: date
-) -> list[tuple[UserRow, PractitionerRow, str, DutyStatus, tuple[Shift, ...]]]:
-    """The team's current members with their accounts, team role, status and hours."""
+async def team_members(session: AsyncSession, team_id: int, today: date) -> list[TeamMember]:
+    """The team's current members with their accounts' ids, team role, status and hours."""
     rows = await session.execute(
-        select(UserRow, PractitionerRow, TeamMembershipRow.role, DutyRow)
+        select(UserRow.id, PractitionerRow.name, PractitionerRow.kind, TeamMembershipRow.role, DutyRow)
         .join(PractitionerRow, PractitionerRow.id == UserRow.practitioner_id)
         .join(TeamMembershipRow, TeamMembershipRow.practitioner_id == PractitionerRow.id)
         .outerjoin(DutyRow, DutyRow.practitioner_id == PractitionerRow.id)
@@ -69,12 +67,17 @@ async def team_members(
         )
         .order_by(PractitionerRow.id)
     )
-    out = []
-    for user, practitioner, team_role, duty in rows:
-        status = DutyStatus(duty.status) if duty else DutyStatus.AUTO
-        hours = hours_from_json(duty.hours) if duty else DEFAULT_HOURS
-        out.append((user, practitioner, team_role, status, hours))
-    return out
+    return [
+        TeamMember(
+            user_id=user_id,
+            name=name,
+            kind=kind,
+            team_role=team_role,
+            status=DutyStatus(row.status) if row else DutyStatus.AUTO,
+            hours=hours_from_json(row.hours) if row else DEFAULT_HOURS,
+        )
+        for user_id, name, kind, team_role, row in rows
+    ]
 
 
 async def red_flags(session: AsyncSession, team_id: int) -> tuple[str, ...]:

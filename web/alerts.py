@@ -128,6 +128,7 @@ async def set_duty(ctx: RequestContext) -> schemas.DutyOut:
         raise RuleViolation(f"status must be one of {[s.value for s in DutyStatus]}", field="status") from err
     await duty.set_status(ctx.session, practitioner.id, status)
     await ctx.audit("update", "duty", practitioner.id, detail={"status": status.value})
+    ctx.app[keys.HUB].teams.clear()
     return await _duty_out(ctx, practitioner.id)
 
 
@@ -154,11 +155,8 @@ async def _team_for_settings(ctx: RequestContext, write: bool) -> int:
     if team_id not in ctx.me.team_ids:
         raise AccessDenied("this is not your team")
     if write:
-        leaders = [
-            u.id
-            for u, _, role, _, _ in await duty.team_members(ctx.session, team_id, ctx.today)
-            if role == "leader"
-        ]
+        members = await duty.team_members(ctx.session, team_id, ctx.today)
+        leaders = [m.user_id for m in members if m.team_role == "leader"]
         if ctx.me.user_id not in leaders:
             raise AccessDenied("the team leader sets the team's messaging settings")
     return team_id
@@ -200,6 +198,7 @@ async def put_team_settings(ctx: RequestContext) -> schemas.TeamSettingsIO:
     team.off_duty_message = body.off_duty_message or None
     await duty.set_red_flags(ctx.session, team_id, sorted(set(body.red_flags)))
     await ctx.audit("update", "team_settings", team_id, detail={"red_flags": len(set(body.red_flags))})
+    ctx.app[keys.HUB].teams.forget(team_id)
     return schemas.TeamSettingsIO(
         off_duty_message=team.off_duty_message, red_flags=list(await duty.red_flags(ctx.session, team_id))
     )
