@@ -25,8 +25,10 @@ DEFAULT_RED_FLAGS: tuple[str, ...] = (
     "stroke",
 )
 
-_BP = re.compile(r"(?:血压|BP|bp)[^0-9]{0,6}(\d{2,3})\s*[/／]\s*(\d{2,3})")
-_GLUCOSE = re.compile(r"(?:血糖|glucose)[^0-9]{0,6}(\d{1,2}(?:\.\d{1,2})?)")
+_BP = re.compile(r"(?:血压|BP)[^0-9]{0,6}(\d{2,3})\s*[/／]\s*(\d{2,3})", re.IGNORECASE)
+# How people say it aloud: "高压185 低压100".
+_BP_SPOKEN = re.compile(r"(?:高压|收缩压)\D{0,3}(\d{2,3})\D{0,6}(?:低压|舒张压)\D{0,3}(\d{2,3})")
+_GLUCOSE = re.compile(r"(?:血糖|glucose)[^0-9]{0,6}(\d{1,2}(?:\.\d{1,2})?)", re.IGNORECASE)
 
 
 class AlertKind(enum.StrEnum):
@@ -55,7 +57,7 @@ def dangerous_readings(text: str) -> list[Finding]:
     """Blood pressure of 180/110 or more (hypertensive crisis) or a systolic under 90; glucose of
     16.7 mmol/L or more, or 3.9 or less (hypoglycaemia)."""
     found = []
-    for match in _BP.finditer(text):
+    for match in (*_BP.finditer(text), *_BP_SPOKEN.finditer(text)):
         systolic, diastolic = int(match.group(1)), int(match.group(2))
         if systolic >= 180 or diastolic >= 110 or systolic < 90:
             found.append(Finding(AlertKind.READING, f"血压 {systolic}/{diastolic} mmHg"))

@@ -112,6 +112,13 @@ def on_call(members: list[TeamMember], local: datetime) -> TeamMember | None:
 
 
 def back_on_duty(members: list[TeamMember], local: datetime) -> datetime | None:
-    """When the first doctor of the team is next on duty."""
-    backs = [b for m in members if m.is_doctor and (b := next_on_duty(m.hours, local)) is not None]
+    """When the first doctor of the team is next on duty. A doctor switched off duty by hand is not
+    counted: nobody knows when they switch back, so the auto-reply must not promise it."""
+    backs = [
+        b
+        for m in members
+        if m.is_doctor
+        and m.status is not DutyStatus.OFF_DUTY
+        and (b := next_on_duty(m.hours, local)) is not None
+    ]
     return min(backs) if backs else None

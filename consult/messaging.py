@@ -7,13 +7,14 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from consult.access import Actor
+from consult.access import Actor, may_practise
 from consult.errors import AccessDenied, RuleViolation
 from consult.roles import ProxyScope, Role
 
 #: Longest text message, in characters: a paragraph, not a document (send a file for that).
 MAX_TEXT = 2000
-_URL = re.compile(r"^(https://[^\s]+|/[^\s]*)$")
+# https:// links, or paths on this service; "//host/..." is another host to a browser, so not a path.
+_URL = re.compile(r"^(https://[^\s]+|/(?![/\\])[^\s]*)$")
 
 
 class ConversationKind(enum.StrEnum):
@@ -110,6 +111,8 @@ def check_content(kind: MessageKind, text: str, attachment_id: str | None, card:
         raise RuleViolation("a text message needs text", field="text")
     if kind in (MessageKind.IMAGE, MessageKind.FILE) and attachment_id is None:
         raise RuleViolation(f"an {kind.value} message needs an uploaded attachment", field="attachment_id")
+    if kind not in (MessageKind.IMAGE, MessageKind.FILE) and attachment_id is not None:
+        raise RuleViolation("only image and file messages carry an attachment", field="attachment_id")
     if kind is not MessageKind.CARD and card is not None:
         raise RuleViolation("only card messages carry a card", field="card")
     if kind is MessageKind.CARD and card is None:
@@ -119,7 +122,12 @@ def check_content(kind: MessageKind, text: str, attachment_id: str | None, card:
 def member_role(
     actor: Actor, conversation: Conversation, consult_participant_ids: frozenset[int]
 ) -> str | None:
-    """How `actor` belongs to the conversation ("resident", "proxy", "team", "participant") or None."""
+    """How `actor` belongs to the conversation ("resident", "proxy", "team", "participant") or None.
+
+    A practitioner who may not act as one (not real-name verified) belongs to none.
+    """
+    if actor.role.is_practitioner and not may_practise(actor):
+        return None
     if conversation.kind is ConversationKind.CONSULT:
         return "participant" if actor.user_id in consult_participant_ids else None
     if actor.role is Role.RESIDENT and actor.resident_id == conversation.resident_id:

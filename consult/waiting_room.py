@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from consult.access import Actor
 from consult.consult import Consult, ConsultKind, ConsultStatus
 from consult.errors import AccessDenied, Conflict, RuleViolation
+from consult.practitioner import require_may_practise
 from consult.roles import ProxyScope, Role
 
 #: A client that drops and comes back within this long keeps its place: in the queue, or in the room.
@@ -91,6 +92,7 @@ def check_invite(invite: Invite | None, consult: Consult, actor: Actor, now: dat
         raise AccessDenied("this invite has expired; ask the doctor for a new one", code="invite_expired")
     if actor.role is not Role.SPECIALIST:
         raise AccessDenied("invites are for specialists", code="invite_wrong_role")
+    require_may_practise(actor.practitioner)
     if consult.kind is not ConsultKind.REFERRAL:
         raise RuleViolation("only referral consults take invited specialists", code="not_a_referral")
     if consult.status in (ConsultStatus.ENDED, ConsultStatus.CANCELLED, ConsultStatus.NO_SHOW):
