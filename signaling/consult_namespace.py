@@ -59,11 +59,10 @@ def consult_json(consult: Consult) -> dict[str, Any]:
 
 async def load(ctx: EventContext, consult_id: int) -> tuple[ConsultRow, Consult]:
     """The consult as a row to update and as the domain object rules look at."""
-    row = await consults.get_row(ctx.session, consult_id)
-    consult = await consults.get(ctx.session, consult_id)
-    if row is None or consult is None:
+    found = await consults.load(ctx.session, consult_id)
+    if found is None:
         raise NotFound(f"no consult {consult_id}", field="consult_id")
-    return row, consult
+    return found
 
 
 def participant_row(row: ConsultRow, user_id: int) -> ConsultParticipantRow | None:

@@ -91,6 +91,14 @@ async def get_row(session: AsyncSession, consult_id: int) -> ConsultRow | None:
     return await session.scalar(_loaded(select(ConsultRow).where(ConsultRow.id == consult_id)))
 
 
+async def load(session: AsyncSession, consult_id: int) -> tuple[ConsultRow, Consult] | None:
+    """One consult as a row to update and as the domain object rules look at (one read)."""
+    row = await get_row(session, consult_id)
+    if row is None:
+        return None
+    return row, consult_of(row, (await _task_ids(session, [row.id])).get(row.id))
+
+
 async def get(session: AsyncSession, consult_id: int) -> Consult | None:
     """One consult."""
     row = await get_row(session, consult_id)

@@ -45,12 +45,10 @@ api = Api()
 async def _load(ctx: RequestContext) -> tuple[ConsultRow, Consult]:
     """The consult named in the path, as a row to update and as the domain object rules look at."""
     consult_id = ctx.path_int("consult_id")
-    row = await consults.get_row(ctx.session, consult_id)
-    if row is None:
+    found = await consults.load(ctx.session, consult_id)
+    if found is None:
         raise NotFound(f"no consult {consult_id}")
-    consult = await consults.get(ctx.session, consult_id)
-    assert consult is not None
-    return row, consult
+    return found
 
 
 async def _reply(
