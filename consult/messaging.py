@@ -73,6 +73,16 @@ class Card:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """An uploaded image or file a message carries."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
 class Conversation:
     """A thread of messages about one resident."""
 
@@ -96,7 +106,7 @@ class Message:
     sender_name: str
     text: str = ""
     on_behalf_of_resident_id: int | None = None
-    attachment_id: str | None = None
+    attachment: Attachment | None = None
     card: Card | None = None
     client_msg_id: str | None = None
 

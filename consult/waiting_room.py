@@ -64,7 +64,9 @@ def require_may_check_in(actor: Actor, consult: Consult, now: datetime) -> None:
             )
     else:
         raise AccessDenied("only the resident or their proxy checks in; the team joins the room")
-    if consult.status not in (ConsultStatus.SCHEDULED, ConsultStatus.WAITING):
+    # A running consult takes a resident back (after they left or dropped for too long): they wait
+    # to be admitted again.
+    if consult.status not in (ConsultStatus.SCHEDULED, ConsultStatus.WAITING, ConsultStatus.IN_PROGRESS):
         raise Conflict(f"consult {consult.id} is {consult.status.value}", code="consult_not_waiting")
     if consult.scheduled_at is not None and consult.scheduled_at - EARLY_CHECK_IN > now:
         raise RuleViolation(

@@ -338,7 +338,9 @@ class ChatNamespace(BaseNamespace):
         return {
             "messages": [message_json(m) for m in found[: p.limit]],
             "has_more": len(found) > p.limit,
-            "read_marks": {str(uid): mark for uid, mark in marks.items()},
+            "read_marks": {
+                str(uid): {"last_read_id": mark, "role": role} for uid, (mark, role) in marks.items()
+            },
         }
 
     @event(payloads.MarkRead)
@@ -349,7 +351,12 @@ class ChatNamespace(BaseNamespace):
             ctx.session, conversation.id, ctx.actor.user_id, read_up_to=p.up_to_id
         )
         recipients = await members(ctx, conversation)
-        body = {"conversation_id": conversation.id, "user_id": ctx.actor.user_id, "up_to_id": mark}
+        body = {
+            "conversation_id": conversation.id,
+            "user_id": ctx.actor.user_id,
+            "role": ctx.actor.role.value,
+            "up_to_id": mark,
+        }
         for user_id in recipients:
             if user_id != ctx.actor.user_id:
                 ctx.out.emit(NAMESPACE, "read", body, f"user:{user_id}")

@@ -197,9 +197,10 @@ class ConsultNamespace(BaseNamespace):
         )
         if entry is None:
             raise Conflict("the resident is not in the waiting room", code="not_waiting")
-        check_transition(consult.status, ConsultStatus.IN_PROGRESS)
-        row.status = ConsultStatus.IN_PROGRESS.value
-        row.started_at = ctx.now
+        if consult.status is not ConsultStatus.IN_PROGRESS:  # else: letting someone back in
+            check_transition(consult.status, ConsultStatus.IN_PROGRESS)
+            row.status = ConsultStatus.IN_PROGRESS.value
+            row.started_at = ctx.now
         doctor = Participant(
             ctx.actor.user_id, participant_role_for(ctx.actor), ctx.actor.display_name, ctx.now
         )

@@ -153,7 +153,7 @@ class BaseNamespace(socketio.AsyncNamespace):
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token:
             raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "not_authenticated", "message": "connect with auth: {token: <access_token>}"}
+                "connect with auth: {token: <access_token>}", {"code": "not_authenticated"}
             )
         try:
             user_id = self.hub.verify_token(token)

@@ -24,8 +24,14 @@ def message_json(message: Message) -> dict[str, Any]:
         },
         "on_behalf_of_resident_id": message.on_behalf_of_resident_id,
         "attachment": (
-            {"id": message.attachment_id, "url": f"/api/attachments/{message.attachment_id}"}
-            if message.attachment_id
+            {
+                "id": message.attachment.id,
+                "url": f"/api/attachments/{message.attachment.id}",
+                "filename": message.attachment.filename,
+                "content_type": message.attachment.content_type,
+                "size": message.attachment.size,
+            }
+            if message.attachment
             else None
         ),
         "card": (

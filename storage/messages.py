@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from consult.messaging import Card, CardType, Conversation, ConversationKind, Message, MessageKind
+from consult.messaging import Attachment, Card, CardType, Conversation, ConversationKind, Message, MessageKind
 from consult.roles import ProxyScope
 from storage.models import (
     AttachmentRow,
@@ -74,7 +74,13 @@ def message_of(row: MessageRow) -> Message:
         sender_name=row.sender_name,
         text=row.text,
         on_behalf_of_resident_id=row.on_behalf_of_resident_id,
-        attachment_id=row.attachment_id,
+        attachment=(
+            Attachment(
+                row.attachment.id, row.attachment.filename, row.attachment.content_type, row.attachment.size
+            )
+            if row.attachment is not None
+            else None
+        ),
         card=card_from_json(row.card),
         client_msg_id=row.client_msg_id,
     )
@@ -192,6 +198,7 @@ async def add_message(
         client_msg_id=client_msg_id,
         broadcast_id=broadcast_id,
         created_at=created_at or utcnow(),
+        attachment=await session.get(AttachmentRow, attachment_id) if attachment_id else None,
     )
     try:
         async with session.begin_nested():
@@ -286,14 +293,14 @@ async def unread_counts(session: AsyncSession, user_id: int, conversation_ids: l
     return {cid: int(n) for cid, n in rows}
 
 
-async def read_marks(session: AsyncSession, conversation_id: int) -> dict[int, int]:
-    """Every member's read mark in a conversation, by user id."""
+async def read_marks(session: AsyncSession, conversation_id: int) -> dict[int, tuple[int, str]]:
+    """Every member's read mark in a conversation and their account role, by user id."""
     rows = await session.execute(
-        select(ReadMarkRow.user_id, ReadMarkRow.last_read_id).where(
-            ReadMarkRow.conversation_id == conversation_id
-        )
+        select(ReadMarkRow.user_id, ReadMarkRow.last_read_id, UserRow.role)
+        .join(UserRow, UserRow.id == ReadMarkRow.user_id)
+        .where(ReadMarkRow.conversation_id == conversation_id)
     )
-    return {uid: mark for uid, mark in rows}
+    return {uid: (mark, role) for uid, mark, role in rows}
 
 
 async def add_attachment(

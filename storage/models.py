@@ -387,6 +387,8 @@ class MessageRow(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     attachment_id: Mapped[str | None] = mapped_column(ForeignKey("attachments.id"))
     card: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: Loaded with the message (a LEFT JOIN): clients show a file's name and type before opening it.
+    attachment: Mapped[AttachmentRow | None] = relationship(lazy="joined")
     client_msg_id: Mapped[str | None] = mapped_column(String(64))
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -121,7 +121,9 @@ def test_demo_server_starts_on_an_empty_folder_and_logs_in(tmp_path: Path) -> No
 
 
 def test_unreachable_redis_is_refused_at_start(tmp_path: Path) -> None:
-    result = _run(["serve", "--port", str(_free_port())],
-                  _env(tmp_path, JIAYI_SECRET_KEY=SECRET, REDIS_URL="redis://127.0.0.1:1/0"))
+    result = _run(
+        ["serve", "--port", str(_free_port())],
+        _env(tmp_path, JIAYI_SECRET_KEY=SECRET, REDIS_URL="redis://127.0.0.1:1/0"),
+    )
     assert result.returncode == 2
     assert "Redis at redis://127.0.0.1:1/0 does not answer" in result.stderr

@@ -11,7 +11,7 @@ from consult.duty import DutyStatus, is_on_duty, next_on_duty
 from consult.errors import AccessDenied, Conflict, NotFound, RuleViolation
 from consult.roles import Role
 from storage import alerts, duty, residents
-from storage.models import CareTeamRow
+from storage.models import AlertRow, CareTeamRow
 from web import keys, schemas
 from web.api import Api, RequestContext
 
@@ -201,4 +201,44 @@ async def put_team_settings(ctx: RequestContext) -> schemas.TeamSettingsIO:
     ctx.app[keys.HUB].teams.forget(team_id)
     return schemas.TeamSettingsIO(
         off_duty_message=team.off_duty_message, red_flags=list(await duty.red_flags(ctx.session, team_id))
+    )
+
+
+@api.operation(
+    "POST",
+    "/api/alerts/{alert_id}/acknowledge",
+    summary="Acknowledge an alert",
+    tag="messaging",
+    response=schemas.AlertOut,
+    errors=(404,),
+)
+async def acknowledge_alert(ctx: RequestContext) -> schemas.AlertOut:
+    """Someone has seen to it: the team for red flags and readings, compliance for sensitive words.
+    Who and when is kept; acknowledging twice keeps the first."""
+    alert_id = ctx.path_int("alert_id")
+    row = await ctx.session.get(AlertRow, alert_id)
+    if row is None:
+        raise NotFound(f"no alert {alert_id}")
+    actor = ctx.me
+    if row.kind == AlertKind.SENSITIVE_WORD.value:
+        if actor.role is not Role.COMPLIANCE:
+            raise AccessDenied("sensitive-word flags are acknowledged by compliance")
+    else:
+        require_practising(actor)
+        if row.team_id not in actor.team_ids:
+            raise AccessDenied("this alert belongs to another team")
+    if row.acknowledged_at is None:
+        row.acknowledged_at, row.acknowledged_by = ctx.now, actor.user_id
+        await ctx.session.flush()
+        await ctx.audit("acknowledge", "alert", alert_id, resident_id=row.resident_id)
+    names = await residents.names(ctx.session, {row.resident_id})
+    return schemas.AlertOut(
+        id=row.id,
+        kind=row.kind,
+        resident_id=row.resident_id,
+        resident_name=names.get(row.resident_id, ""),
+        message_id=row.message_id,
+        findings=list(row.findings),
+        created_at=row.created_at,
+        acknowledged_at=row.acknowledged_at,
     )

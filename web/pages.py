@@ -21,6 +21,10 @@ ROUTES = {
     "/workbench": "workbench.html",
     "/residents/{resident_id}": "record.html",
     "/home": "home.html",
+    "/chat": "chat.html",  # the resident's (or proxy's) conversation with the care team
+    "/inbox": "inbox.html",  # the doctor's conversations, waiting queue, duty switch and broadcasts
+    "/consults/{consult_id}": "room.html",  # check-in, waiting, and the consult room
+    "/join/{token}": "join.html",  # a specialist's invite link
 }
 
 

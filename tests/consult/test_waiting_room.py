@@ -206,9 +206,14 @@ def test_a_waiting_consult_may_be_checked_in_to_again() -> None:
     require_may_check_in(resident(), consult(status=ConsultStatus.WAITING), NOW)
 
 
+def test_a_running_consult_takes_a_resident_back_through_the_waiting_room() -> None:
+    """A resident who left (or dropped for too long) waits to be admitted again."""
+    require_may_check_in(resident(), consult(status=ConsultStatus.IN_PROGRESS), NOW)
+
+
 @pytest.mark.parametrize(
     "status",
-    [ConsultStatus.ENDED, ConsultStatus.CANCELLED, ConsultStatus.NO_SHOW, ConsultStatus.IN_PROGRESS],
+    [ConsultStatus.ENDED, ConsultStatus.CANCELLED, ConsultStatus.NO_SHOW],
     ids=str,
 )
 def test_consult_that_cannot_start_refuses_check_in(status: ConsultStatus) -> None:

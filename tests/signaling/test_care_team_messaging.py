@@ -79,6 +79,10 @@ async def test_red_flag_alerts_the_on_call_doctor(live: Live, database_url: str)
     assert "alert" not in nurse.events  # the on-call doctor, not everyone
     status, listing = await live.http("GET", "/api/alerts", token)
     assert status == 200 and listing["items"][0]["kind"] == "red_flag"
+    alert_id = listing["items"][0]["id"]
+    assert (await live.http("POST", f"/api/alerts/{alert_id}/acknowledge", resident.token))[0] == 403
+    status, acked = await live.http("POST", f"/api/alerts/{alert_id}/acknowledge", token)
+    assert status == 200 and acked["acknowledged_at"] is not None
 
 
 async def test_dangerous_glucose_alerts_even_without_a_red_flag_word(live: Live) -> None:

@@ -202,3 +202,19 @@ async def test_doctor_removes_a_participant(live: Live) -> None:
         ack_error(await resident.call("/consult", "join", {"consult_id": consult_id}))["code"]
         == "not_admitted"
     )  # type: ignore[attr-defined]
+
+
+async def test_a_resident_who_left_checks_in_again_and_is_let_back_in(live: Live) -> None:
+    consult_id, doctor, resident = await _in_room(live)
+    ack_ok(await resident.call("/consult", "leave", {"consult_id": consult_id}))  # type: ignore[attr-defined]
+    assert (
+        ack_error(await resident.call("/consult", "join", {"consult_id": consult_id}))["code"]
+        == "not_admitted"
+    )  # type: ignore[attr-defined]
+    ack_ok(await doctor.call("/consult", "watch_queue"))  # type: ignore[attr-defined]
+    ack_ok(await resident.call("/consult", "check_in", {"consult_id": consult_id}))  # type: ignore[attr-defined]
+    await doctor.wait_for("queue", lambda q: any(e["consult_id"] == consult_id for e in q["queue"]))  # type: ignore[attr-defined]
+    ack_ok(await doctor.call("/consult", "admit", {"consult_id": consult_id}))  # type: ignore[attr-defined]
+    ack_ok(await resident.call("/consult", "join", {"consult_id": consult_id}))  # type: ignore[attr-defined]
+    status, record = await live.http("GET", f"/api/consults/{consult_id}", doctor.token)  # type: ignore[attr-defined]
+    assert (status, record["status"]) == (200, "in_progress")

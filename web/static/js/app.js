@@ -43,6 +43,23 @@ export function clearToken() {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
+/** sessionStorage key of the page to come back to after logging in (an invite link). */
+const RETURN_KEY = "jiayi.return";
+/** Only invite links are returned to: a stored path must never send anyone elsewhere. */
+const RETURNABLE = /^\/join\/[A-Za-z0-9_-]+$/;
+
+/** Remember `path` (an invite link) to come back to after logging in. */
+export function rememberReturn(path) {
+  sessionStorage.setItem(RETURN_KEY, path);
+}
+
+/** The invite link to come back to after logging in, or null; it is forgotten once read. */
+export function takeReturn() {
+  const path = sessionStorage.getItem(RETURN_KEY);
+  sessionStorage.removeItem(RETURN_KEY);
+  return path && RETURNABLE.test(path) ? path : null;
+}
+
 /** The page a user of `role` starts from. */
 export function homeFor(role) {
   return HOME_BY_ROLE[role] ?? "/home";
@@ -52,7 +69,7 @@ export function homeFor(role) {
  * Drop the token and go to the login page. The returned promise never settles: the page is
  * being left, and callers awaiting it must not go on to draw an error in the meantime.
  */
-function leaveForLogin() {
+export function leaveForLogin() {
   clearToken();
   location.replace("/login");
   return new Promise(() => {});
@@ -109,11 +126,14 @@ function retryAfterSeconds(header, problem) {
 /**
  * Call the Jiayi API and return the parsed JSON body (null for 204).
  *
- * `body` is sent as JSON; `query` values that are empty are left out. With `auth` (the
- * default) the bearer token is sent, and a missing token or a 401 leads to the login page.
- * Other failures throw `ApiError`; an aborted request rethrows the AbortError.
+ * `body` is sent as JSON, or as it is when it is FormData (an upload); `query` values that
+ * are empty are left out. With `auth` (the default) the bearer token is sent, and a missing
+ * token or a 401 leads to the login page. Other failures throw `ApiError`; an aborted
+ * request rethrows the AbortError. With `raw` the Response itself is returned (a download
+ * that needs the token, e.g. an attachment read into a blob).
  */
-export async function api(path, { method = "GET", body, query, signal, auth = true } = {}) {
+export async function api(path, { method = "GET", body, query, signal, auth = true,
+                                  raw = false } = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(query ?? {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
@@ -125,7 +145,9 @@ export async function api(path, { method = "GET", body, query, signal, auth = tr
     headers.Authorization = `Bearer ${token}`;
   }
   const init = { method, headers, signal };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body; // the browser writes the multipart Content-Type with its boundary
+  } else if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -138,6 +160,7 @@ export async function api(path, { method = "GET", body, query, signal, auth = tr
   }
   if (response.status === 401 && auth) return leaveForLogin();
   if (!response.ok) throw await ApiError.from(response);
+  if (raw) return response;
   if (response.status === 204) return null;
   return response.json();
 }

@@ -22,6 +22,8 @@ const hasResident = (user) => user.resident_id !== null && user.resident_id !== 
 function upcomingRow(consult) {
   return row({
     testid: "upcoming-consult",
+    // The row opens the waiting room (which says so plainly when it is too early).
+    href: `/consults/${encodeURIComponent(consult.id)}`,
     title: formatDateTime(consult.scheduled_at) || "—",
     lines: [[consultKindMode(consult), " ", statusBadge("consult_status", consult.status)]],
   });
@@ -66,7 +68,9 @@ function drawResident() {
     card("home.next_followup", "next-followup", nextFollowUp()),
     card("home.upcoming", "upcoming", upcomingConsults()),
     card("home.team", "team", team()),
-    h("a", { class: "btn btn-primary btn-block btn-big", testid: "open-record",
+    h("a", { class: "btn btn-primary btn-block btn-big", testid: "open-chat", href: "/chat" },
+      t("home.open_chat")),
+    h("a", { class: "btn btn-secondary btn-block btn-big home-record", testid: "open-record",
              href: recordHref(me.resident_id) }, t("home.open_record")),
   ];
 }
@@ -74,13 +78,19 @@ function drawResident() {
 function proxyChoice(person) {
   const scopes = joinList((person.scopes ?? []).map((scope) => label("scope", scope)));
   const relation = label("relation", person.relation);
-  return h("a", { class: "big-choice", href: recordHref(person.resident_id),
-                  testid: "proxy-resident" },
+  const choice = h("a", { class: "big-choice", href: recordHref(person.resident_id),
+                          testid: "proxy-resident" },
     h("span", { class: "row-title" }, person.name),
     relation
       ? h("span", { class: "row-sub" }, t("home.proxy_relation", { name: person.name, relation }))
       : null,
     scopes ? h("span", { class: "row-sub" }, t("home.proxy_scopes", { scopes })) : null);
+  const chat = (person.scopes ?? []).includes("message")
+    ? h("a", { class: "btn btn-primary btn-block btn-big proxy-chat", testid: "proxy-chat",
+               href: `/chat?resident=${encodeURIComponent(person.resident_id)}` },
+        t("home.proxy_chat", { name: person.name }))
+    : null;
+  return [choice, chat];
 }
 
 function drawProxy() {

@@ -1,9 +1,11 @@
 /**
  * The login page: post the username and password, keep the token for this tab, and go to
- * the page where the user's role starts.
+ * the page where the user's role starts (or back to the invite link that sent them here).
  */
 
-import { ApiError, api, homeFor, setToken, showError, startPage, tooManyAttempts } from "./app.js";
+import {
+  ApiError, api, homeFor, setToken, showError, startPage, takeReturn, tooManyAttempts,
+} from "./app.js";
 import { t } from "./i18n.js";
 
 const form = document.getElementById("login-form");
@@ -72,7 +74,8 @@ form.addEventListener("submit", async (event) => {
     });
     setToken(session.access_token);
     const me = await api("/api/me");
-    location.replace(homeFor(me.role));
+    // A specialist who came from an invite link goes back to it; everyone else goes home.
+    location.replace(takeReturn() ?? homeFor(me.role));
   } catch (err) {
     setBusy(false);
     if (err instanceof ApiError && err.status === 401) {

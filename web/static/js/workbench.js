@@ -167,9 +167,19 @@ function setUpSearch() {
   }
 }
 
+/** The care team's live page (messages, waiting queue): a big way there under the heading. */
+function addInboxLink(me) {
+  if (me.role !== "doctor" && me.role !== "nurse") return;
+  const link = h("a", { class: "btn btn-primary btn-big inbox-link", href: "/inbox",
+                        testid: "inbox-link", "data-i18n": "workbench.inbox" });
+  link.textContent = t("workbench.inbox");
+  document.querySelector("main h1")?.after(link);
+}
+
 startPage({
   home: "/workbench",
-  render: async () => {
+  render: async (me) => {
+    addInboxLink(me);
     setUpSearch();
     onLanguageChange(() => {
       drawWorkbench();
