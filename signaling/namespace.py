@@ -110,15 +110,13 @@ def audit_record(
     detail: dict[str, Any] | None,
 ) -> audit.AuditRecord:
     """An audit record of an event sent over Socket.IO."""
-    return audit.AuditRecord(
-        action=action,
-        entity_type=entity_type,
-        entity_id=None if entity_id is None else str(entity_id),
+    return audit.record_for(
+        actor,
+        action,
+        entity_type,
+        entity_id,
         resident_id=resident_id,
         outcome=outcome,
-        actor_user_id=actor.user_id if actor else None,
-        actor_username=actor.username if actor else None,
-        actor_role=actor.role.value if actor else None,
         detail={"via": "socket.io", **(detail or {})},
     )
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from consult.access import Actor
 from storage.models import AuditEventRow, AuditHeadRow, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -50,6 +51,34 @@ class AuditRecord:
                 raise ValueError(
                     f"audit {name} is limited to {limit} characters, got {len(value)}: {value!r}"
                 )
+
+
+def record_for(
+    actor: Actor | None,
+    action: str,
+    entity_type: str,
+    entity_id: object = None,
+    *,
+    resident_id: int | None = None,
+    outcome: str = "success",
+    purpose: str | None = None,
+    detail: dict[str, Any] | None = None,
+    remote_addr: str | None = None,
+) -> AuditRecord:
+    """An audit record of `actor` (None: the system or an anonymous caller) doing `action`."""
+    return AuditRecord(
+        action=action,
+        entity_type=entity_type,
+        entity_id=None if entity_id is None else str(entity_id),
+        resident_id=resident_id,
+        outcome=outcome,
+        actor_user_id=actor.user_id if actor else None,
+        actor_username=actor.username if actor else None,
+        actor_role=actor.role.value if actor else None,
+        purpose=purpose,
+        detail=detail or {},
+        remote_addr=remote_addr,
+    )
 
 
 def entry_hash(seq: int, at: datetime, prev_hash: str, record: AuditRecord) -> str:

@@ -18,6 +18,19 @@ from web.api import Api, RequestContext
 api = Api()
 
 
+def _alert_out(row: AlertRow, resident_name: str) -> schemas.AlertOut:
+    return schemas.AlertOut(
+        id=row.id,
+        kind=row.kind,
+        resident_id=row.resident_id,
+        resident_name=resident_name,
+        message_id=row.message_id,
+        findings=list(row.findings),
+        created_at=row.created_at,
+        acknowledged_at=row.acknowledged_at,
+    )
+
+
 @api.operation(
     "GET",
     "/api/alerts",
@@ -40,21 +53,7 @@ async def list_alerts(ctx: RequestContext) -> schemas.AlertListOut:
     else:
         raise AccessDenied(f"a {actor.role.value} receives no alerts")
     names = await residents.names(ctx.session, {r.resident_id for r in rows})
-    return schemas.AlertListOut(
-        items=[
-            schemas.AlertOut(
-                id=r.id,
-                kind=r.kind,
-                resident_id=r.resident_id,
-                resident_name=names.get(r.resident_id, ""),
-                message_id=r.message_id,
-                findings=list(r.findings),
-                created_at=r.created_at,
-                acknowledged_at=r.acknowledged_at,
-            )
-            for r in rows
-        ]
-    )
+    return schemas.AlertListOut(items=[_alert_out(r, names.get(r.resident_id, "")) for r in rows])
 
 
 @api.operation(
@@ -149,6 +148,14 @@ async def _duty_out(ctx: RequestContext, practitioner_id: int) -> schemas.DutyOu
     )
 
 
+async def _settings_out(
+    ctx: RequestContext, team_id: int, off_duty_message: str | None
+) -> schemas.TeamSettingsIO:
+    return schemas.TeamSettingsIO(
+        off_duty_message=off_duty_message, red_flags=list(await duty.red_flags(ctx.session, team_id))
+    )
+
+
 async def _team_for_settings(ctx: RequestContext, write: bool) -> int:
     team_id = ctx.path_int("team_id")
     require_practising(ctx.me)
@@ -174,9 +181,7 @@ async def get_team_settings(ctx: RequestContext) -> schemas.TeamSettingsIO:
     team_id = await _team_for_settings(ctx, write=False)
     team = await ctx.session.get(CareTeamRow, team_id)
     assert team is not None
-    return schemas.TeamSettingsIO(
-        off_duty_message=team.off_duty_message, red_flags=list(await duty.red_flags(ctx.session, team_id))
-    )
+    return await _settings_out(ctx, team_id, team.off_duty_message)
 
 
 @api.operation(
@@ -199,9 +204,7 @@ async def put_team_settings(ctx: RequestContext) -> schemas.TeamSettingsIO:
     await duty.set_red_flags(ctx.session, team_id, sorted(set(body.red_flags)))
     await ctx.audit("update", "team_settings", team_id, detail={"red_flags": len(set(body.red_flags))})
     ctx.app[keys.HUB].teams.forget(team_id)
-    return schemas.TeamSettingsIO(
-        off_duty_message=team.off_duty_message, red_flags=list(await duty.red_flags(ctx.session, team_id))
-    )
+    return await _settings_out(ctx, team_id, team.off_duty_message)
 
 
 @api.operation(
@@ -232,13 +235,4 @@ async def acknowledge_alert(ctx: RequestContext) -> schemas.AlertOut:
         await ctx.session.flush()
         await ctx.audit("acknowledge", "alert", alert_id, resident_id=row.resident_id)
     names = await residents.names(ctx.session, {row.resident_id})
-    return schemas.AlertOut(
-        id=row.id,
-        kind=row.kind,
-        resident_id=row.resident_id,
-        resident_name=names.get(row.resident_id, ""),
-        message_id=row.message_id,
-        findings=list(row.findings),
-        created_at=row.created_at,
-        acknowledged_at=row.acknowledged_at,
-    )
+    return _alert_out(row, names.get(row.resident_id, ""))

@@ -108,18 +108,16 @@ def audit_record(
     purpose: str | None,
     detail: dict[str, Any] | None,
 ) -> audit.AuditRecord:
-    """An audit record about `actor` acting through `request`."""
-    return audit.AuditRecord(
-        action=action,
-        entity_type=entity_type,
-        entity_id=None if entity_id is None else str(entity_id),
+    """An audit record about `actor` acting through `request` (its client address recorded)."""
+    return audit.record_for(
+        actor,
+        action,
+        entity_type,
+        entity_id,
         resident_id=resident_id,
         outcome=outcome,
-        actor_user_id=actor.user_id if actor else None,
-        actor_username=actor.username if actor else None,
-        actor_role=actor.role.value if actor else None,
         purpose=purpose,
-        detail=detail or {},
+        detail=detail,
         remote_addr=request.remote,
     )
 
