@@ -54,6 +54,7 @@ test: $(STAMP) $(NODE_STAMP) system-deps
 
 bench: $(STAMP)
 	$(PY) bench/api.py
+	$(PY) bench/signaling.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
