@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import random
 import resource
 import time
@@ -66,6 +67,13 @@ class Client:
     disconnects: int = 0
 
 
+def usable(client: Client) -> bool:
+    """Connected and still able to send: the engine.io client stops writing for good when the server
+    sends no ping for 15 s (an overloaded server), while it still looks connected."""
+    task = getattr(client.sio.eio, "write_loop_task", None)
+    return bool(client.sio.connected and task is not None and not task.done())
+
+
 @dataclass
 class Phase:
     """Counters of one phase in this process."""
@@ -81,6 +89,8 @@ class Phase:
     last_received_at: float = 0.0
     pending: dict[str, Pending] = field(default_factory=dict)
     typing_sent: dict[int, deque[float]] = field(default_factory=dict)
+    #: (sent at, latency) of every delivery, to see when slow ones happen.
+    timeline: list[tuple[float, float]] = field(default_factory=list)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -98,6 +108,16 @@ class LoadProcess:
         self.clients: list[Client] = []
         self.phase: Phase | None = None
         self._seq = 0
+        #: This process's garbage-collection pauses (ms): a pause here delays what it receives.
+        self.gc_pauses: list[float] = []
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_pauses.append((time.perf_counter() - self._gc_started) * 1000)
 
     # --- connecting -----------------------------------------------------------------------------
 
@@ -119,6 +139,7 @@ class LoadProcess:
             phase.received += 1
             phase.last_received_at = now
             phase.latencies_ms.append((now - pending.sent_at) * 1000)
+            phase.timeline.append((pending.sent_at, phase.latencies_ms[-1]))
 
         def on_typing(data: Any) -> None:
             phase = self.phase
@@ -129,9 +150,11 @@ class LoadProcess:
                 phase.duplicates += 1
                 return
             now = time.monotonic()
+            sent_at = sent.popleft()
             phase.received += 1
             phase.last_received_at = now
-            phase.latencies_ms.append((now - sent.popleft()) * 1000)
+            phase.latencies_ms.append((now - sent_at) * 1000)
+            phase.timeline.append((sent_at, phase.latencies_ms[-1]))
 
         def on_disconnect(*_: Any) -> None:
             client.disconnects += 1
@@ -182,6 +205,10 @@ class LoadProcess:
                 return await self._connect_one(client, within)
 
         outcomes = await asyncio.gather(*(one(c) for c in self.clients))
+        # Thousands of long-lived client objects make every full collection slow; a generator pausing
+        # for it would add its pause to the latencies it measures.
+        gc.collect()
+        gc.freeze()
         failures = Counter(o.split(":")[0] if o else "ok" for o in outcomes)
         return {
             "clients": len(self.clients),
@@ -245,11 +272,14 @@ class LoadProcess:
         up to `drain` seconds for the answers and deliveries still under way."""
         phase = Phase(kind)
         self.phase = phase
-        live = [c for c in self.clients if c.sio.connected]
+        live = [c for c in self.clients if usable(c)]
         random.Random(self.index).shuffle(live)
         lag: list[float] = []
         disconnects_before = sum(c.disconnects for c in self.clients)
+        self.gc_pauses.clear()
         await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+        # No collection pauses in here while measuring (a phase's garbage is small; collected after).
+        gc.disable()
         cpu_before, wall_before = time.process_time(), time.monotonic()
         end = start_at + duration
         interval = 1.0 / rate if rate > 0 else duration
@@ -273,6 +303,9 @@ class LoadProcess:
             await asyncio.sleep(0.05)
         cpu = time.process_time() - cpu_before
         gave_up = time.monotonic()
+        gc_pause_max = max(self.gc_pauses, default=0.0)
+        gc.enable()
+        gc.collect()
         wall = gave_up - wall_before
         self.phase = None
         # What never arrived waited at least until now: kept as a lower bound, so the percentiles of
@@ -303,8 +336,13 @@ class LoadProcess:
             "cpu_s": cpu,
             "wall_s": wall,
             "loop_lag_p99_ms": round(_percentile(lag, 0.99), 2),
+            "loop_lag_max_ms": round(max(lag, default=0.0), 2),
+            "gc_pause_max_ms": round(gc_pause_max, 2),
+            "timeline": [(t - start_at, ms) for t, ms in phase.timeline],
             "disconnects": sum(c.disconnects for c in self.clients) - disconnects_before,
             "connected": sum(1 for c in self.clients if c.sio.connected),
+            "senders": len(live),
+            "stalled_after": sum(1 for c in self.clients if c.sio.connected and not usable(c)),
         }
 
     async def close(self, within: float) -> dict[str, Any]:

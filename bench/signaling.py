@@ -1,16 +1,23 @@
 """Socket.IO hub benchmark: N clients in consult rooms chatting at a given rate, against `typing` events
 (the same clients, rate and hub path, but nothing stored) as the baseline, in the same run.
 
-The bench population (residents signed with the demo team, one doctor per resident, one consult in
-progress per pair with its chat) is written through the project's storage code before the server
-starts; tokens are minted with the server's own key. The server runs in its own process (`run.py
-serve --demo`) on a fresh data folder; the clients run in `--workers` generator processes, each
-holding whole rooms, so a message's send and receive times come from one clock. Latency is from the
-sender's `send_message` to the other participant's `message` event (not the ack). Prints one line per
-step and phase and, last, a JSON summary.
+The bench population (residents signed with the demo team, one doctor of the team per resident, one
+consult in progress per pair, both admitted, with its chat) is written through the project's storage
+code before the server starts, and tokens are minted with the server's own key. The server runs in
+its own process (`run.py serve --demo`) on a fresh data folder; the clients run in `--workers`
+generator processes, each holding whole rooms, so a message's send and receive times come from one
+clock. Every client connects to /chat and /consult and `join`s its room; sends are open-loop (the
+rate does not drop when the server falls behind) and spread over all clients. Latency is from the
+sender's `send_message` to the other participant's `message` event, not the ack; a message never
+delivered counts with the time it had waited, so percentiles of an overloaded server are marked as
+lower bounds ("p99 >"). Between phases the bench waits for the server's backlog to drain.
+
+Prints one block per step and phase (server, generator and machine CPU, so a busy machine or a
+saturated generator shows) and, last, a JSON summary.
 
     .venv/bin/python bench/signaling.py [--quick] [--clients 2000] [--rate 500] [--duration 20]
-                                        [--workers 2] [--database-url URL]
+        [--workers 2] [--database-url postgresql://...empty database] [--profile server.svg|.txt]
+        [--keep-data]
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import multiprocessing
 import os
 import shutil
@@ -78,6 +86,20 @@ def _cpu_seconds(pid: int) -> float:
     return sum(_cpu_times(pid))
 
 
+def _postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine (the database is part of what is measured)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" in text:
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
 def _status_mb(pid: int, key: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{key}:"):
@@ -85,11 +107,12 @@ def _status_mb(pid: int, key: str) -> float:
     return 0.0
 
 
-def _machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine, to tell server and generator contending for cores."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return float(sum(values) - idle), float(sum(values))
+def _machine_busy() -> tuple[float, float, float]:
+    """(busy, stolen, total) jiffies of the whole machine, to tell the server, the generators and anything
+    else apart; `stolen` is time the hypervisor gave this VM's cores to other guests."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle, steal = values[3] + values[4], values[7]
+    return float(sum(values) - idle - steal), float(steal), float(sum(values))
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -266,6 +289,23 @@ def _server_log_tail(log: Path, lines: int = 25) -> str:
         return "(no server log)"
 
 
+def server_log_errors(log: Path, top: int = 3) -> tuple[int, list[tuple[str, int]]]:
+    """How many errors the server logged, and its most common exception lines."""
+    errors = 0
+    kinds: dict[str, int] = {}
+    try:
+        with log.open(errors="replace") as lines:
+            for line in lines:
+                if " ERROR " in line or " CRITICAL " in line:
+                    errors += 1
+                elif line[:1] not in (" ", "\t", "T") and "Error" in line.split(":", 1)[0]:
+                    kind = line.strip()[:160]
+                    kinds[kind] = kinds.get(kind, 0) + 1
+    except OSError:
+        return 0, []
+    return errors, sorted(kinds.items(), key=lambda kv: -kv[1])[:top]
+
+
 def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     """`run.py serve --demo` in its own process, its output in `log`."""
     with log.open("ab") as out:
@@ -438,6 +478,7 @@ def run_phase(
     duration: float,
     clients: int,
     profile: Path | None = None,
+    idle: float = 0.0,
 ) -> dict[str, Any]:
     """One phase on every generator; the CPU of the server, of the generators and of the whole machine,
     and the server's RSS, are read over the send window. With `profile`, py-spy samples the server
@@ -453,14 +494,19 @@ def run_phase(
     spy = _start_profiler(server_pid, profile, duration) if profile else None
     time.sleep(max(0.0, start_at - time.monotonic()))
     times0, gen0, busy0, wall0 = _cpu_times(server_pid), gens.cpu_seconds(), _machine_busy(), time.monotonic()
+    db0 = _postgres_cpu_seconds()
     time.sleep(max(0.0, start_at + duration - time.monotonic()))
     times1, gen1, busy1, wall1 = _cpu_times(server_pid), gens.cpu_seconds(), _machine_busy(), time.monotonic()
+    db = 100 * (_postgres_cpu_seconds() - db0) / (time.monotonic() - wall0)
     rss = _status_mb(server_pid, "VmRSS")
     if spy is not None and profile is not None:
         _stop_profiler(spy, profile)
     replies = gens.collect(f"{kind} phase", DRAIN_S + 30)
     # Per event answered: everything the server spent from the first send to the last answer.
+    spent_until = time.monotonic()
     spent = _cpu_seconds(server_pid) - sum(times0)
+    # The same, less what the server spends with no events at all (pings of every connection).
+    net = max(0.0, spent - idle / 100 * (spent_until - wall0))
     answered = sum(r["acked"] + sum(r["errors"].values()) for r in replies)
     cpu0, cpu1 = sum(times0), sum(times1)
     user, system = times1[0] - times0[0], times1[1] - times0[1]
@@ -475,7 +521,9 @@ def run_phase(
         for code, n in r["errors"].items():
             errors[code] = errors.get(code, 0) + n
     wall = wall1 - wall0
-    machine = 100 * (busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1]) * (os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    machine = 100 * (busy1[0] - busy0[0]) / max(1.0, busy1[2] - busy0[2]) * cores
+    stolen = 100 * (busy1[1] - busy0[1]) / max(1.0, busy1[2] - busy0[2]) * cores
     server_cpu = 100 * (cpu1 - cpu0) / wall
     gen_cpu = 100 * (gen1 - gen0) / wall
     return {
@@ -503,18 +551,27 @@ def run_phase(
         "server_cpu_user_percent": round(100 * user / wall, 1),
         "server_cpu_system_percent": round(100 * system / wall, 1),
         "server_cpu_ms_per_event": round(1000 * spent / max(1, answered), 3),
+        "server_cpu_ms_per_event_net": round(1000 * net / max(1, answered), 3),
         "server_rss_mb": round(rss, 1),
         "generator_cpu_percent": round(gen_cpu, 1),
         "generator_loop_lag_p99_ms": max(r["loop_lag_p99_ms"] for r in replies),
+        "generator_loop_lag_max_ms": max(r["loop_lag_max_ms"] for r in replies),
+        "generator_gc_pause_max_ms": max(r["gc_pause_max_ms"] for r in replies),
+        "slowest_seconds": _slowest_seconds(replies, duration),
         "machine_cpu_percent": round(machine, 1),
+        "stolen_cpu_percent": round(stolen, 1),
+        # PostgreSQL's processes (any database on the machine: with SQLite, someone else's).
+        "postgres_cpu_percent": round(db, 1),
         # Anything else on the machine (another test run, a build) competing for the same cores.
-        "other_cpu_percent": round(max(0.0, machine - server_cpu - gen_cpu), 1),
+        "other_cpu_percent": round(max(0.0, machine - server_cpu - gen_cpu - db), 1),
         "disconnects": sum(r["disconnects"] for r in replies),
+        "senders": sum(r["senders"] for r in replies),
         "connected_after": sum(r["connected"] for r in replies),
+        "stalled_after": sum(r["stalled_after"] for r in replies),
     }
 
 
-def settle(pid: int, within: float = 180.0, idle_percent: float = 15.0) -> float:
+def settle(pid: int, idle_percent: float = 15.0, within: float = 180.0) -> float:
     """Wait (at most `within` s) until the server is idle, so a phase does not start on the backlog of
     the one before; returns the seconds waited."""
     started = time.monotonic()
@@ -529,22 +586,57 @@ def settle(pid: int, within: float = 180.0, idle_percent: float = 15.0) -> float
     return waited
 
 
+def _slowest_seconds(replies: list[dict[str, Any]], duration: float, top: int = 3) -> list[list[float]]:
+    """The seconds of the phase whose sends were delivered slowest: [second, p99 ms, deliveries]. A tail
+    made of a few bad seconds (a pause) reads differently from a tail spread over the whole run."""
+    per_second: dict[int, list[float]] = {}
+    for r in replies:
+        for at, ms in r["timeline"]:
+            if 0 <= at < duration:
+                per_second.setdefault(int(at), []).append(ms)
+    worst = sorted(per_second.items(), key=lambda kv: -_percentile(kv[1], 0.99))[:top]
+    return [[second, round(_percentile(v, 0.99), 1), len(v)] for second, v in worst]
+
+
+def idle_cpu_percent(pid: int, seconds: float = 3.0) -> float:
+    """The server's CPU with every client connected and nothing sent."""
+    before, started = _cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return 100 * (_cpu_seconds(pid) - before) / (time.monotonic() - started)
+
+
 def _print_phase(name: str, r: dict[str, Any]) -> None:
     bound = ">" if r["p99_is_lower_bound"] else " "
+    pad = " " * 22
     print(
-        f"{name:22} offered {r['offered_per_s']:7.1f}/s  delivered {r['delivered_per_s']:7.1f}/s  "
-        f"p50 {r['p50_ms']:8.2f} ms  p95 {r['p95_ms']:8.2f} ms  p99{bound}{r['p99_ms']:8.2f} ms  "
-        f"max {r['max_ms']:8.2f} ms  lost {r['lost']}  undelivered {r['undelivered']}  "
-        f"unanswered {r['unanswered']}  errors {r['errors'] or 0}"
+        f"{name:22}offered {r['offered_per_s']:6.1f}/s  delivered {r['delivered_per_s']:6.1f}/s  "
+        f"p50 {r['p50_ms']:.1f} ms  p95 {r['p95_ms']:.1f} ms  p99 {bound}{r['p99_ms']:.1f} ms  "
+        f"max {r['max_ms']:.1f} ms  (ack p99 {r['ack_p99_ms']:.1f} ms)\n"
+        f"{pad}lost {r['lost']}  undelivered {r['undelivered']}  unanswered {r['unanswered']}  "
+        f"errors {r['errors'] or 0}  disconnects {r['disconnects']}"
+        + (f"  senders {r['senders']}/{r['clients']}" if r["senders"] < r["clients"] else "")
+        + (f"  stalled {r['stalled_after']} (no ping for 15 s)" if r["stalled_after"] else "")
+        + f"\n{pad}server cpu {r['server_cpu_percent']:.1f}% (user {r['server_cpu_user_percent']:.0f}%, "
+        f"system {r['server_cpu_system_percent']:.0f}%), {r['server_cpu_ms_per_event']:.2f} ms per event "
+        f"({r['server_cpu_ms_per_event_net']:.2f} above idle), rss {r['server_rss_mb']:.0f} MB\n"
+        f"{pad}generator cpu {r['generator_cpu_percent']:.1f}% (loop lag p99 "
+        f"{r['generator_loop_lag_p99_ms']:.1f} ms, max {r['generator_loop_lag_max_ms']:.0f} ms); machine "
+        f"{r['machine_cpu_percent']:.0f}% of {100 * (os.cpu_count() or 1)}% (postgres "
+        f"{r['postgres_cpu_percent']:.0f}%, others {r['other_cpu_percent']:.0f}%, stolen by the hypervisor "
+        f"{r['stolen_cpu_percent']:.0f}%)\n"
+        f"{pad}slowest seconds [second, p99 ms, deliveries]: {r['slowest_seconds']}"
     )
-    print(
-        f"{'':22} server cpu {r['server_cpu_percent']:5.1f}% (user {r['server_cpu_user_percent']:.0f}%, "
-        f"system {r['server_cpu_system_percent']:.0f}%; {r['server_cpu_ms_per_event']:.3f} ms/event)  "
-        f"rss {r['server_rss_mb']:.0f} MB  generator cpu {r['generator_cpu_percent']:5.1f}% "
-        f"(loop lag p99 {r['generator_loop_lag_p99_ms']:.1f} ms)  machine cpu {r['machine_cpu_percent']:.0f}% "
-        f"of {os.cpu_count()} cores (others {r['other_cpu_percent']:.0f}%)  ack p99 {r['ack_p99_ms']:.1f} ms  "
-        f"disconnects {r['disconnects']}"
-    )
+
+
+def _finite(value: Any) -> Any:
+    """The summary as strict JSON: no NaN or infinity (an empty phase has no percentiles)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -555,7 +647,7 @@ def machine_load(seconds: float = 2.0) -> float:
     before = _machine_busy()
     time.sleep(seconds)
     after = _machine_busy()
-    return 100 * (after[0] - before[0]) / max(1.0, after[1] - before[1]) * (os.cpu_count() or 1)
+    return 100 * (after[0] - before[0]) / max(1.0, after[2] - before[2]) * (os.cpu_count() or 1)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -653,18 +745,30 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if ready == 0:
             raise BenchError(f"no client got into its consult room; first failure: {first_failure}")
         settle(server.pid)  # the joins' presence broadcasts
+        idle = idle_cpu_percent(server.pid)
+        print(
+            f"idle                  server cpu {idle:.1f}% with {connected} clients connected and quiet "
+            "(pings, timers): the floor under every phase"
+        )
 
-        baseline = run_phase(gens, server.pid, "typing", args.rate, args.duration, connected)
+        baseline = run_phase(gens, server.pid, "typing", args.rate, args.duration, connected, idle=idle)
         _print_phase("baseline: typing", baseline)
-        settle(server.pid)
-        chat = run_phase(gens, server.pid, "message", args.rate, args.duration, connected, args.profile)
+        settle(server.pid, idle + 10)
+        chat = run_phase(
+            gens, server.pid, "message", args.rate, args.duration, connected, args.profile, idle=idle
+        )
         _print_phase("send_message", chat)
 
+        logged, kinds = server_log_errors(log)
+        if logged:
+            print(f"server log            {logged} errors logged; most common:")
+            for kind, n in kinds:
+                print(f"{'':22} {n:6d} x {kind}")
         ratio = chat["p99_ms"] / baseline["p99_ms"] if baseline["p99_ms"] > 0 else float("nan")
-        cost = chat["server_cpu_ms_per_event"] / max(1e-9, baseline["server_cpu_ms_per_event"])
+        cost = chat["server_cpu_ms_per_event_net"] / max(1e-9, baseline["server_cpu_ms_per_event_net"])
         print(
             f"ratio                 send_message / typing: p99 x{ratio:.2f}, p50 "
-            f"x{chat['p50_ms'] / max(1e-9, baseline['p50_ms']):.2f}, server cpu per event x{cost:.2f}"
+            f"x{chat['p50_ms'] / max(1e-9, baseline['p50_ms']):.2f}, server cpu per event (above idle) x{cost:.2f}"
         )
         met = (
             connected >= TARGET["clients"]
@@ -702,14 +806,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "unanswered": chat["unanswered"],
             "server_cpu_percent": chat["server_cpu_percent"],
             "server_cpu_ms_per_message": chat["server_cpu_ms_per_event"],
+            "server_cpu_ms_per_message_net": chat["server_cpu_ms_per_event_net"],
+            "server_idle_cpu_percent": round(idle, 1),
             "server_rss_mb": chat["server_rss_mb"],
             "server_peak_rss_mb": round(_status_mb(server.pid, "VmHWM"), 1),
             "generator_cpu_percent": chat["generator_cpu_percent"],
+            "postgres_cpu_percent": chat["postgres_cpu_percent"],
             "other_cpu_percent": chat["other_cpu_percent"],
+            "stolen_cpu_percent": chat["stolen_cpu_percent"],
             "connect_s": connect_s,
+            "server_errors_logged": logged,
             "baseline_typing_per_s": baseline["delivered_per_s"],
             "baseline_typing_p99_ms": baseline["p99_ms"],
-            "baseline_server_cpu_ms_per_event": baseline["server_cpu_ms_per_event"],
+            "baseline_server_cpu_ms_per_event_net": baseline["server_cpu_ms_per_event_net"],
             "p99_vs_baseline": round(ratio, 2),
             "target_met": met,
             "phases": {
@@ -762,7 +871,7 @@ def main() -> None:
     except BenchError as err:
         print(f"bench/signaling.py: {err}", file=sys.stderr)
         sys.exit(1)
-    print(json.dumps(summary, ensure_ascii=False))
+    print(json.dumps(_finite(summary), ensure_ascii=False, allow_nan=False))
 
 
 if __name__ == "__main__":
