@@ -4,59 +4,23 @@ chat, and the end. Screenshots go to test-artifacts/ for a person to look at."""
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from storage.demo import DEMO_PASSWORD
-from tests.conftest import NOW
-from web.app import create_app
-from web.settings import Settings
+from tests.web.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
 
-ARTIFACTS = Path(os.environ.get("ARTIFACTS", "test-artifacts")).resolve()
-CHROMIUM = os.environ.get("JIAYI_CHROMIUM", "/usr/bin/chromium")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 #: The resident's photo: a small PNG whose width the doctor's browser must decode.
 PHOTO_WIDTH, PHOTO_HEIGHT = 48, 32
-
-
-@pytest.fixture
-async def base_url(settings: Settings, aiohttp_server: object) -> str:
-    server: TestServer = await aiohttp_server(create_app(settings, clock=lambda: NOW))  # type: ignore[operator]
-    return str(server.make_url("")).rstrip("/")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 - a single stat before launching the browser
-        pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}: `make test` installs it (apt-get install chromium)",
-            pytrace=False,
-        )
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        await browser.close()
 
 
 def png(width: int, height: int) -> bytes:
@@ -85,11 +49,6 @@ async def _login(browser: Browser, base_url: str, username: str, viewport: dict[
     await page.get_by_test_id("login").click()
     await page.wait_for_url(lambda url: "/login" not in url)
     return page
-
-
-async def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 async def test_resident_and_doctor_message_then_meet_in_a_consult(
@@ -135,13 +94,13 @@ async def test_resident_and_doctor_message_then_meet_in_a_consult(
         "收到照片了。头晕时先坐下休息，明天上午来社区量一次血压。"
     )
     await panel.get_by_test_id("send").click()
-    await _shot(doctor, "live-inbox-desktop")
+    await screenshot(doctor, "live-inbox-desktop")
 
     # The resident sees the reply on the left, and that the doctor has read their question.
     reply = resident.locator('[data-testid="message"][data-own="false"]').filter(has_text="明天上午来社区")
     await expect(reply).to_be_visible()
     await expect(question.get_by_test_id("receipt")).to_have_text("已读")
-    await _shot(resident, "live-chat-phone")
+    await screenshot(resident, "live-chat-phone")
 
     # An on-demand consult: the resident checks in from the banner of their chat and waits.
     async with aiohttp.ClientSession(base_url) as http:
@@ -158,7 +117,7 @@ async def test_resident_and_doctor_message_then_meet_in_a_consult(
         await resident.wait_for_url(f"{base_url}/consults/{consult_id}")
         await expect(resident.get_by_test_id("room-state-main")).to_have_text("正在等待医生接诊…")
         await expect(resident.get_by_test_id("queue-position")).to_contain_text("前面")
-        await _shot(resident, "live-room-waiting-phone")
+        await screenshot(resident, "live-room-waiting-phone")
 
         # The doctor sees them waiting, with the time ticking, and admits them.
         entry = doctor.get_by_test_id("queue-entry").filter(has_text="刘德明")
@@ -180,8 +139,8 @@ async def test_resident_and_doctor_message_then_meet_in_a_consult(
         await room_chat.get_by_test_id("message-input").fill("好的，请把血压计放到镜头前。")
         await room_chat.get_by_test_id("send").click()
         await expect(resident.get_by_test_id("message").filter(has_text="血压计放到镜头前")).to_be_visible()
-        await _shot(doctor, "live-room-doctor-desktop")
-        await _shot(resident, "live-room-resident-phone")
+        await screenshot(doctor, "live-room-doctor-desktop")
+        await screenshot(resident, "live-room-resident-phone")
 
         # The doctor ends it (after being asked once more); the resident is told, and so is the API.
         await doctor.get_by_test_id("end-consult").click()
@@ -191,6 +150,6 @@ async def test_resident_and_doctor_message_then_meet_in_a_consult(
         await expect(resident.get_by_test_id("room-back")).to_be_visible()
         for page in (doctor, resident):
             await expect(page.get_by_test_id("error")).to_be_hidden()
-        await _shot(resident, "live-room-ended-phone")
+        await screenshot(resident, "live-room-ended-phone")
         consult = await http.get(f"/api/consults/{consult_id}", headers=auth)
         assert (await consult.json())["status"] == "ended"

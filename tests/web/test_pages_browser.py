@@ -3,52 +3,15 @@ another resident's record. Screenshots go to test-artifacts/ for a person to loo
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import NOW, TODAY
-from web.app import create_app
-from web.settings import Settings
+from tests.conftest import TODAY
+from tests.web.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
-
-ARTIFACTS = Path(os.environ.get("ARTIFACTS", "test-artifacts")).resolve()
-CHROMIUM = os.environ.get("JIAYI_CHROMIUM", "/usr/bin/chromium")
-
-
-@pytest.fixture
-async def base_url(settings: Settings, aiohttp_server: object) -> str:
-    server: TestServer = await aiohttp_server(create_app(settings, clock=lambda: NOW))  # type: ignore[operator]
-    return str(server.make_url("")).rstrip("/")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 - a single stat before launching the browser
-        pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}: `make test` installs it (apt-get install chromium)",
-            pytrace=False,
-        )
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        await browser.close()
 
 
 async def _login(browser: Browser, base_url: str, username: str, viewport: dict[str, int]) -> Page:
@@ -61,18 +24,13 @@ async def _login(browser: Browser, base_url: str, username: str, viewport: dict[
     return page
 
 
-async def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
 async def test_doctor_opens_a_record_and_sees_the_followup_due(browser: Browser, base_url: str) -> None:
     page = await _login(browser, base_url, "doctor", {"width": 1280, "height": 900})
     await page.wait_for_url(f"{base_url}/workbench")
     due = page.get_by_test_id("due-list")
     await expect(due).to_contain_text("刘德明")
     await expect(page.get_by_test_id("consult-list")).to_contain_text("吴国强")
-    await _shot(page, "doctor-workbench")
+    await screenshot(page, "doctor-workbench")
     await due.get_by_text("刘德明").first.click()
     await page.wait_for_url(f"{base_url}/residents/*")
     await expect(page.get_by_test_id("record-name")).to_contain_text("刘德明")
@@ -80,10 +38,10 @@ async def test_doctor_opens_a_record_and_sees_the_followup_due(browser: Browser,
     await expect(task).to_contain_text("高血压随访")
     # Liu's first task fell due ten days before the run's "today" (plan started 100 days ago, every 90).
     await expect(task).to_contain_text((TODAY - timedelta(days=10)).isoformat())
-    await _shot(page, "doctor-record")
+    await screenshot(page, "doctor-record")
     await page.get_by_test_id("lang-switch").click()
     await expect(page.get_by_test_id("due-task").first).to_contain_text("Overdue")
-    await _shot(page, "doctor-record-en")
+    await screenshot(page, "doctor-record-en")
 
 
 async def test_resident_cannot_open_another_residents_record(browser: Browser, base_url: str) -> None:
@@ -93,10 +51,10 @@ async def test_resident_cannot_open_another_residents_record(browser: Browser, b
     await expect(page.get_by_test_id("next-followup-date")).to_contain_text(
         (TODAY - timedelta(days=10)).isoformat()
     )
-    await _shot(page, "resident-home-phone")
+    await screenshot(page, "resident-home-phone")
     # 赵秀兰 is resident 1 in the demo data; 刘德明 is resident 2.
     await page.goto(f"{base_url}/residents/1")
     await expect(page.get_by_test_id("error")).to_be_visible()
     await expect(page.get_by_test_id("error")).to_contain_text("无权")
     await expect(page.get_by_text("赵秀兰")).to_have_count(0)
-    await _shot(page, "resident-refused-phone")
+    await screenshot(page, "resident-refused-phone")
