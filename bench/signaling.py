@@ -681,8 +681,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             [sys.executable, "run.py", "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
         )
         if demo.returncode != 0:
+            said = [line for line in (demo.stderr or demo.stdout).splitlines() if line.strip()]
             raise BenchError(
-                "`run.py demo` failed (the database must be empty):\n" + (demo.stderr or demo.stdout)[-2000:]
+                "`run.py demo` could not prepare the database (it must be reachable and empty):\n  "
+                + "\n  ".join(said[-3:])
             )
         population = asyncio.run(populate(settings, pairs))
         tokens = TokenIssuer(derive_key(settings.secret_key, "jiayi access tokens"), 4 * 3600)
