@@ -30,6 +30,11 @@ from storage.people import load_actor
 if TYPE_CHECKING:
     from signaling.hub import Hub
 
+
+class HubBusy(Exception):
+    """Too many events are running; the client should retry shortly."""
+
+
 log = logging.getLogger(__name__)
 
 #: Largest event payload, as JSON: a message is at most 2,000 characters, far below this.
@@ -224,7 +229,7 @@ class BaseNamespace(socketio.AsyncNamespace):
         out = Outbox()
         now = self.hub.clock()
         try:
-            async with self.hub.transaction() as session:
+            async with self.hub.event_slot(), self.hub.transaction() as session:
                 today = self.hub.today(now)
                 actor = await self.hub.actors.get(user_id, lambda: load_actor(session, user_id, today))
                 if actor is None:
@@ -233,6 +238,8 @@ class BaseNamespace(socketio.AsyncNamespace):
                 result = await handler(self, ctx, payload)
         except EventError as err:
             return error(err.code, err.message, err.field)
+        except HubBusy as err:
+            return error("server_busy", str(err))
         except DomainError as err:
             if audit_denied and isinstance(err, AccessDenied):
                 await self.hub.audit_separately(

@@ -1,0 +1,27 @@
+"""The hub refuses quickly when it is overloaded, rather than letting events time out on the pool."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from signaling.hub import Hub
+from signaling.namespace import HubBusy
+
+
+async def test_events_beyond_the_limit_get_busy_quickly() -> None:
+    hub = Hub(
+        verify_token=lambda _: 1,
+        clock=lambda: datetime.now(UTC),
+        timezone="Asia/Shanghai",
+        max_in_flight=1,
+        busy_wait_s=0.05,
+    )
+    async with hub.event_slot():
+        with pytest.raises(HubBusy, match="busy"):
+            async with hub.event_slot():
+                pass
+    async with hub.event_slot():  # the slot was given back
+        pass
+    await hub.stop()
