@@ -9,9 +9,7 @@ import pytest
 from consult.access import Actor
 from consult.consult import Consult, ConsultKind, ConsultMode, ConsultStatus
 from consult.errors import AccessDenied, Conflict, RuleViolation
-from consult.practitioner import Practitioner, PractitionerKind
-from consult.proxy import ProxyBinding, Relation
-from consult.roles import ProxyScope, Role
+from consult.roles import ProxyScope
 from consult.waiting_room import (
     EARLY_CHECK_IN,
     Invite,
@@ -20,82 +18,20 @@ from consult.waiting_room import (
     queue_order,
     require_may_check_in,
 )
+from tests.consult.actors import (
+    OTHER_RESIDENT,
+    RESIDENT,
+    TEAM,
+    compliance,
+    doctor,
+    nurse,
+    proxy,
+    resident,
+    specialist,
+)
 
-ORG = 1
-TEAM = 10
-RESIDENT = 100
-OTHER_RESIDENT = 200
 CONSULT = 900
 NOW = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
-
-
-def _practitioner(kind: PractitionerKind, *, verified: bool = True, years: int = 10) -> Practitioner:
-    return Practitioner(
-        id=5,
-        name="王主任",
-        kind=kind,
-        organization_id=ORG,
-        real_name_verified=verified,
-        years_of_practice=years,
-    )
-
-
-def doctor() -> Actor:
-    return Actor(
-        user_id=20,
-        username="dr.zhang",
-        role=Role.DOCTOR,
-        display_name="张医生",
-        organization_id=ORG,
-        practitioner=_practitioner(PractitionerKind.DOCTOR),
-        team_ids=frozenset({TEAM}),
-    )
-
-
-def nurse() -> Actor:
-    return Actor(
-        user_id=21,
-        username="nurse.li",
-        role=Role.NURSE,
-        display_name="李护士",
-        organization_id=ORG,
-        practitioner=_practitioner(PractitionerKind.NURSE, years=0),
-        team_ids=frozenset({TEAM}),
-    )
-
-
-def specialist(*, verified: bool = True) -> Actor:
-    return Actor(
-        user_id=30,
-        username="dr.wang",
-        role=Role.SPECIALIST,
-        display_name="王主任",
-        organization_id=2,
-        practitioner=_practitioner(PractitionerKind.SPECIALIST, verified=verified, years=15),
-    )
-
-
-def resident(resident_id: int = RESIDENT) -> Actor:
-    return Actor(
-        user_id=1, username="wang.xiuying", role=Role.RESIDENT, display_name="王秀英", resident_id=resident_id
-    )
-
-
-def proxy(*bindings: tuple[int, set[ProxyScope]]) -> Actor:
-    return Actor(
-        user_id=50,
-        username="son",
-        role=Role.PROXY,
-        display_name="王强",
-        proxy_bindings=tuple(
-            ProxyBinding(proxy_user_id=50, resident_id=rid, relation=Relation.CHILD, scopes=frozenset(scopes))
-            for rid, scopes in bindings
-        ),
-    )
-
-
-def compliance() -> Actor:
-    return Actor(user_id=60, username="qc", role=Role.COMPLIANCE, display_name="质控", organization_id=ORG)
 
 
 def consult(
