@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,20 @@ class Client:
     async def call(self, namespace: str, event: str, data: Any = None, within: float = 5) -> Any:
         """Send an event and return its ack."""
         return await self.sio.call(event, data, namespace=namespace, timeout=within)
+
+    async def open_conversation(self, resident_id: int) -> int:
+        """Open the resident's care-team conversation and return its id."""
+        ack = await self.call("/chat", "open_conversation", {"resident_id": resident_id})
+        return int(ack_ok(ack)["conversation"]["id"])
+
+    async def say(self, conversation_id: int, text: str) -> dict[str, Any]:
+        """Send a text message with a fresh client id and return the successful ack."""
+        ack = await self.call(
+            "/chat",
+            "send_message",
+            {"conversation_id": conversation_id, "client_msg_id": uuid.uuid4().hex, "text": text},
+        )
+        return ack_ok(ack)
 
     async def wait_for(
         self, event: str, predicate: Callable[[Any], bool] = lambda _: True, within: float = 5

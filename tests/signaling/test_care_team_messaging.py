@@ -17,34 +17,18 @@ def cid() -> str:
     return uuid.uuid4().hex
 
 
-async def _send(client: object, conversation_id: int, text: str) -> dict:  # type: ignore[type-arg]
-    return ack_ok(
-        await client.call(
-            "/chat",
-            "send_message",
-            {  # type: ignore[attr-defined]
-                "conversation_id": conversation_id,
-                "client_msg_id": cid(),
-                "text": text,
-            },
-        )
-    )
-
-
 async def test_after_hours_message_is_delivered_with_one_auto_reply(live: Live) -> None:
     live.clock.set_local(22, 30)
     resident = await live.connect("resident")
     doctor = await live.connect("doctor")
-    conversation_id = ack_ok(await resident.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
-    sent = await _send(resident, conversation_id, "王医生，我的药快吃完了")
+    conversation_id = await resident.open_conversation(2)
+    sent = await resident.say(conversation_id, "王医生，我的药快吃完了")
     await doctor.wait_for("message", lambda m: m["id"] == sent["message"]["id"])  # still delivered
     reply = await resident.wait_for("message", lambda m: m["kind"] == "auto_reply")
     assert "正在休息" in reply["text"]
     assert "120" in reply["text"] and "市第一人民医院急诊" in reply["text"]  # the team's emergency path
     assert "回复" in reply["text"]  # when the doctor is back
-    await _send(resident, conversation_id, "还有一个问题")
+    await resident.say(conversation_id, "还有一个问题")
     synced = ack_ok(await resident.call("/chat", "sync_messages", {"conversation_id": conversation_id}))
     assert [m["kind"] for m in synced["messages"]].count("auto_reply") == 1
 
@@ -55,10 +39,8 @@ async def test_no_auto_reply_while_a_doctor_is_on_duty(live: Live) -> None:
     assert status == 200 and body["on_duty_now"] is True
     live.clock.set_local(22, 30)
     resident = await live.connect("resident")
-    conversation_id = ack_ok(await resident.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
-    await _send(resident, conversation_id, "医生晚上好")
+    conversation_id = await resident.open_conversation(2)
+    await resident.say(conversation_id, "医生晚上好")
     synced = ack_ok(await resident.call("/chat", "sync_messages", {"conversation_id": conversation_id}))
     assert [m["kind"] for m in synced["messages"]] == ["text"]
 
@@ -69,10 +51,8 @@ async def test_red_flag_alerts_the_on_call_doctor(live: Live, database_url: str)
     doctor = await live.connect("doctor", token)
     nurse = await live.connect("nurse")
     resident = await live.connect("resident")
-    conversation_id = ack_ok(await resident.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
-    sent = await _send(resident, conversation_id, "刚才突然胸痛，血压 190/115")
+    conversation_id = await resident.open_conversation(2)
+    sent = await resident.say(conversation_id, "刚才突然胸痛，血压 190/115")
     alert = await doctor.wait_for("alert")
     assert alert["message_id"] == sent["message"]["id"] and alert["resident_name"] == "刘德明"
     assert set(alert["findings"]) == {"胸痛", "血压 190/115 mmHg"}
@@ -88,10 +68,8 @@ async def test_red_flag_alerts_the_on_call_doctor(live: Live, database_url: str)
 async def test_dangerous_glucose_alerts_even_without_a_red_flag_word(live: Live) -> None:
     doctor = await live.connect("doctor")
     proxy = await live.connect("proxy")
-    conversation_id = ack_ok(await proxy.call("/chat", "open_conversation", {"resident_id": 1}))[
-        "conversation"
-    ]["id"]
-    await _send(proxy, conversation_id, "妈妈早上测血糖 3.1，出冷汗")
+    conversation_id = await proxy.open_conversation(1)
+    await proxy.say(conversation_id, "妈妈早上测血糖 3.1，出冷汗")
     alert = await doctor.wait_for("alert")
     assert alert["kind"] == "reading" and alert["findings"] == ["血糖 3.1 mmol/L"]
 
@@ -104,10 +82,8 @@ async def test_sensitive_word_is_flagged_to_compliance(live: Live) -> None:
     assert (status, body["code"]) == (409, "word_listed")
     compliance = await live.connect("compliance")
     resident = await live.connect("resident")
-    conversation_id = ack_ok(await resident.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
-    sent = await _send(resident, conversation_id, "王医生，过年给您包个红包")
+    conversation_id = await resident.open_conversation(2)
+    sent = await resident.say(conversation_id, "王医生，过年给您包个红包")
     flag = await compliance.wait_for("alert")
     assert flag["kind"] == "sensitive_word" and flag["findings"] == ["红包"]
     status, listing = await live.http("GET", "/api/alerts", compliance.token)
@@ -118,9 +94,7 @@ async def test_sensitive_word_is_flagged_to_compliance(live: Live) -> None:
 async def test_image_upload_checked_by_content_and_sent(live: Live, database_url: str) -> None:
     resident = await live.connect("resident")
     doctor = await live.connect("doctor")
-    conversation_id = ack_ok(await resident.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
+    conversation_id = await resident.open_conversation(2)
 
     async def upload(
         data: bytes, name: str, token: str, conversation: int = conversation_id
@@ -218,10 +192,8 @@ async def test_team_leader_sets_red_flags_and_the_emergency_path(live: Live) -> 
     await live.http("PUT", "/api/me/duty", other, json={"status": "off_duty"})
     doctor = await live.connect("doctor", leader)
     resident = await live.connect("resident")
-    conversation_id = ack_ok(await resident.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
-    await _send(resident, conversation_id, "今天头痛欲裂")
+    conversation_id = await resident.open_conversation(2)
+    await resident.say(conversation_id, "今天头痛欲裂")
     reply = await resident.wait_for("message", lambda m: m["kind"] == "auto_reply")
     assert "第五人民医院急诊" in reply["text"]
     alert = await doctor.wait_for("alert")  # nobody on duty: the leader is alerted

@@ -82,9 +82,7 @@ async def test_resident_and_doctor_chat_with_ordered_ids_and_read_receipts(live:
 
 async def test_retry_with_the_same_client_id_is_not_stored_twice(live: Live, database_url: str) -> None:
     resident = await live.connect("resident")
-    conversation_id = ack_ok(await resident.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
+    conversation_id = await resident.open_conversation(2)
     payload = {"conversation_id": conversation_id, "client_msg_id": cid(), "text": "重发测试"}
     first = ack_ok(await resident.call("/chat", "send_message", payload))
     before = await table_counts(database_url)
@@ -95,16 +93,8 @@ async def test_retry_with_the_same_client_id_is_not_stored_twice(live: Live, dat
 
 async def test_offline_doctor_gets_what_was_missed(live: Live) -> None:
     resident = await live.connect("resident")
-    conversation_id = ack_ok(await resident.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
-    sent = ack_ok(
-        await resident.call(
-            "/chat",
-            "send_message",
-            {"conversation_id": conversation_id, "client_msg_id": cid(), "text": "医生您在吗"},
-        )
-    )
+    conversation_id = await resident.open_conversation(2)
+    sent = await resident.say(conversation_id, "医生您在吗")
     doctor = await live.connect("doctor")  # connects only now
     inbox = ack_ok(await doctor.call("/chat", "list_conversations"))["conversations"]
     mine = next(c for c in inbox if c["id"] == conversation_id)
@@ -125,16 +115,8 @@ async def test_messages_survive_a_server_restart(
     from web.app import create_app
 
     resident = await live.connect("resident")
-    conversation_id = ack_ok(await resident.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
-    sent = ack_ok(
-        await resident.call(
-            "/chat",
-            "send_message",
-            {"conversation_id": conversation_id, "client_msg_id": cid(), "text": "重启前的消息"},
-        )
-    )
+    conversation_id = await resident.open_conversation(2)
+    sent = await resident.say(conversation_id, "重启前的消息")
     await resident.sio.disconnect()
     await live.app.shutdown()
     await live.app.cleanup()
@@ -150,25 +132,15 @@ async def test_messages_survive_a_server_restart(
 async def test_proxy_writes_for_the_bound_parent_and_is_shown_as_such(live: Live) -> None:
     proxy = await live.connect("proxy")
     doctor = await live.connect("doctor")
-    conversation_id = ack_ok(await proxy.call("/chat", "open_conversation", {"resident_id": 1}))[
-        "conversation"
-    ]["id"]
-    sent = ack_ok(
-        await proxy.call(
-            "/chat",
-            "send_message",
-            {"conversation_id": conversation_id, "client_msg_id": cid(), "text": "我妈妈这两天头晕"},
-        )
-    )
+    conversation_id = await proxy.open_conversation(1)
+    sent = await proxy.say(conversation_id, "我妈妈这两天头晕")
     got = await doctor.wait_for("message", lambda m: m["id"] == sent["message"]["id"])
     assert got["sender"]["role"] == "proxy" and got["on_behalf_of_resident_id"] == 1
 
 
 async def test_strangers_cannot_open_or_write_anothers_conversation(live: Live, database_url: str) -> None:
     owner = await live.connect("proxy")
-    conversation_id = ack_ok(await owner.call("/chat", "open_conversation", {"resident_id": 1}))[
-        "conversation"
-    ]["id"]
+    conversation_id = await owner.open_conversation(1)
     resident = await live.connect("resident")
     before = await table_counts(database_url)
     assert (
@@ -194,9 +166,7 @@ async def test_malformed_and_oversized_events_are_refused_and_the_connection_kee
     live: Live,
 ) -> None:
     resident = await live.connect("resident")
-    conversation_id = ack_ok(await resident.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
+    conversation_id = await resident.open_conversation(2)
     cases = [
         ({"conversation_id": conversation_id}, "client_msg_id"),
         ({"conversation_id": "two", "client_msg_id": cid(), "text": "x"}, "conversation_id"),
@@ -230,22 +200,14 @@ async def test_malformed_and_oversized_events_are_refused_and_the_connection_kee
         )["code"]
         == "not_found"
     )
-    ok = ack_ok(
-        await resident.call(
-            "/chat",
-            "send_message",
-            {"conversation_id": conversation_id, "client_msg_id": cid(), "text": "还能发"},
-        )
-    )
+    ok = await resident.say(conversation_id, "还能发")
     assert ok["message"]["text"] == "还能发"
 
 
 async def test_a_flood_is_limited_without_disturbing_others(live: Live) -> None:
     flooder = await live.connect("resident")
     doctor = await live.connect("doctor")
-    conversation_id = ack_ok(await flooder.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
+    conversation_id = await flooder.open_conversation(2)
     acks = await asyncio.gather(
         *(flooder.call("/chat", "typing", {"conversation_id": conversation_id}) for _ in range(80))
     )
@@ -257,9 +219,7 @@ async def test_a_flood_is_limited_without_disturbing_others(live: Live) -> None:
 async def test_card_is_for_the_team_only(live: Live) -> None:
     resident = await live.connect("resident")
     doctor = await live.connect("doctor")
-    conversation_id = ack_ok(await doctor.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
+    conversation_id = await doctor.open_conversation(2)
     card = {
         "type": "booking_link",
         "title": "心内科专家门诊预约",
@@ -315,9 +275,7 @@ async def test_racing_retries_store_one_message(live: Live) -> None:
     """A retry sent on a second connection before the first ack arrives is still one message."""
     first = await live.connect("resident")
     second = await live.connect("resident", first.token)
-    conversation_id = ack_ok(await first.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
+    conversation_id = await first.open_conversation(2)
     payload = {"conversation_id": conversation_id, "client_msg_id": cid(), "text": "网络不好，可能发了两次"}
     acks = await asyncio.gather(
         *(c.call("/chat", "send_message", payload) for c in (first, second, first, second))

@@ -108,25 +108,11 @@ async def test_resident_on_a_chats_with_doctor_on_b(two: tuple[Live, Live]) -> N
     a, b = two
     resident = await a.connect("resident")
     doctor = await b.connect("doctor")
-    conversation_id = ack_ok(await resident.call("/chat", "open_conversation", {"resident_id": 2}))[
-        "conversation"
-    ]["id"]
-    sent = ack_ok(
-        await resident.call(
-            "/chat",
-            "send_message",
-            {"conversation_id": conversation_id, "client_msg_id": uuid.uuid4().hex, "text": "A 节点发出"},
-        )
-    )
+    conversation_id = await resident.open_conversation(2)
+    sent = await resident.say(conversation_id, "A 节点发出")
     got = await doctor.wait_for("message", lambda m: m["id"] == sent["message"]["id"])
     assert got["text"] == "A 节点发出"
-    reply = ack_ok(
-        await doctor.call(
-            "/chat",
-            "send_message",
-            {"conversation_id": conversation_id, "client_msg_id": uuid.uuid4().hex, "text": "B 节点回复"},
-        )
-    )
+    reply = await doctor.say(conversation_id, "B 节点回复")
     await resident.wait_for("message", lambda m: m["id"] == reply["message"]["id"])
 
 
