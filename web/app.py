@@ -33,7 +33,7 @@ from web import (
 from web.api import Api, openapi
 from web.auth import LoginThrottle, RedisFailureLog, TokenIssuer
 from web.errors import error_middleware
-from web.health import OPENAPI, healthz, metrics, metrics_middleware, openapi_json
+from web.health import healthz, metrics, metrics_middleware, openapi_json
 from web.metrics import HttpMetrics
 from web.pages import add_routes as add_pages
 from web.pages import security_headers
@@ -115,7 +115,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     registry = CollectorRegistry()
     app[keys.METRICS_REGISTRY] = registry
     app[keys.METRICS] = HttpMetrics(registry)
-    app[OPENAPI] = openapi(API, title="Jiayi (家医) API", version=VERSION)
+    app[keys.OPENAPI] = openapi(API, title="Jiayi (家医) API", version=VERSION)
     tokens = app[keys.TOKENS]
     app[keys.HUB] = hub = Hub(
         verify_token=lambda token: tokens.check(token, now=app[keys.CLOCK]().timestamp()).user_id,

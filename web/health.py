@@ -14,8 +14,6 @@ from web import keys
 
 log = logging.getLogger(__name__)
 
-OPENAPI = web.AppKey("openapi", dict[str, Any])
-
 
 async def healthz(request: web.Request) -> web.Response:
     """200 when the database answers, 503 (with the reason) when it does not."""
@@ -38,7 +36,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def openapi_json(request: web.Request) -> web.Response:
     """The OpenAPI document."""
-    return web.json_response(request.app[OPENAPI])
+    return web.json_response(request.app[keys.OPENAPI])
 
 
 @web.middleware

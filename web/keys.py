@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -33,3 +34,5 @@ CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 METRICS = web.AppKey("metrics", HttpMetrics)
 HUB = web.AppKey("hub", Hub)
+#: The OpenAPI document, built once at start-up from the operation table.
+OPENAPI = web.AppKey("openapi", dict[str, Any])
