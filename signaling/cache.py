@@ -1,8 +1,10 @@
-"""Short-lived caches for what every event would otherwise read again: who the caller is, who is in a
-conversation, the sensitive-word list.
+"""Caches for what every event would otherwise read again: who the caller is, who is in a
+conversation or a consult, the team's duty roster, the sensitive-word list.
 
-Each entry lives a few seconds, so a change (a revoked proxy binding, a new team member, a new
-sensitive word) takes effect on this node within that time; the database stays the truth.
+The database stays the truth. A change made through Jiayi (a referral that lets a specialist see a
+resident, a participant admitted to a consult, new team settings) drops the entries it affects at
+once, on every node (`Hub.invalidate`); each entry also expires after its time to live, which bounds
+how long a change made outside Jiayi (SQL by an administrator) can go unseen.
 """
 
 from __future__ import annotations
@@ -32,15 +34,27 @@ class TtlCache(Generic[K, V]):
         if hit is not None and hit[0] > now:
             return hit[1]
         value = await load()
+        self._store(key, value, now)
+        return value
+
+    async def put(self, key: K, value: V) -> None:
+        """Cache a value just read anyway."""
+        self._store(key, value, time.monotonic())
+
+    def _store(self, key: K, value: V, now: float) -> None:
         if len(self._entries) >= self.size:
             for stale in list(self._entries)[: max(1, self.size // 10)]:
                 del self._entries[stale]
         self._entries[key] = (now + self.ttl_s, value)
-        return value
 
     def forget(self, key: K) -> None:
         """Drop one entry (the caller just changed it)."""
         self._entries.pop(key, None)
+
+    def forget_if(self, matches: Callable[[K], bool]) -> None:
+        """Drop every entry whose key matches."""
+        for key in [k for k in self._entries if matches(k)]:
+            del self._entries[key]
 
     def clear(self) -> None:
         """Drop everything."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +31,7 @@ from signaling import payloads
 from signaling.namespace import BaseNamespace, EventContext, event
 from signaling.presenters import conversation_json, message_json
 from storage import alerts, consults, duty, messages, residents
-from storage.models import CareTeamRow, ConsultParticipantRow, MessageRow, UserRow
+from storage.models import CareTeamRow, MessageRow, UserRow
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +41,13 @@ AUTO_REPLY_QUIET = timedelta(hours=4)
 
 
 async def participant_ids(ctx: EventContext, conversation: Conversation) -> frozenset[int]:
-    """The users taking part in the conversation's consult (empty for care-team conversations)."""
-    if conversation.consult_id is None:
+    """Everyone ever admitted to the conversation's consult (empty for care-team conversations)."""
+    consult_id = conversation.consult_id
+    if consult_id is None:
         return frozenset()
-    rows = await ctx.session.scalars(
-        select(ConsultParticipantRow.user_id).where(
-            ConsultParticipantRow.consult_id == conversation.consult_id
-        )
+    return await ctx.hub.participants.get(
+        consult_id, lambda: consults.participant_user_ids(ctx.session, consult_id)
     )
-    return frozenset(rows.all())
 
 
 async def conversation_for(ctx: EventContext, conversation_id: int) -> tuple[Conversation, str]:
@@ -63,10 +62,10 @@ async def conversation_for(ctx: EventContext, conversation_id: int) -> tuple[Con
 
 
 async def members(ctx: EventContext, conversation: Conversation) -> dict[int, str]:
-    """Who receives the conversation's messages; a care team's are cached for a moment (a consult's
-    change as people are admitted, so they are always read)."""
+    """Who receives the conversation's messages: a consult's participants, or the resident's side and
+    the care team."""
     if conversation.kind is ConversationKind.CONSULT:
-        return await messages.members(ctx.session, conversation, ctx.today)
+        return dict.fromkeys(await participant_ids(ctx, conversation), "participant")
     return await ctx.hub.members.get(
         conversation.id, lambda: messages.members(ctx.session, conversation, ctx.today)
     )
@@ -92,10 +91,12 @@ async def load_team(ctx: EventContext, team_id: int) -> TeamInfo:
 
 
 def deliver(ctx: EventContext, message: Message, recipients: dict[int, str]) -> None:
-    """Queue the message for every member's connections (after commit)."""
+    """Queue the message for every member's connections (after commit); the sending connection has
+    it in its ack, the sender's other devices get it as an event."""
     body = message_json(message)
     for user_id in recipients:
-        ctx.out.emit(NAMESPACE, "message", body, f"user:{user_id}")
+        skip = ctx.sid if user_id == message.sender_user_id else None
+        ctx.out.emit(NAMESPACE, "message", body, f"user:{user_id}", skip)
 
 
 class ChatNamespace(BaseNamespace):
@@ -106,7 +107,7 @@ class ChatNamespace(BaseNamespace):
         if actor.role is Role.COMPLIANCE:
             await self.enter_room(sid, "role:compliance")
 
-    @event(payloads.Empty)
+    @event(payloads.Empty, writes=False)
     async def on_list_conversations(self, ctx: EventContext, _: payloads.Empty) -> dict[str, Any]:
         """The caller's conversations with last message and unread count, newest activity first."""
         actor = ctx.actor
@@ -171,13 +172,15 @@ class ChatNamespace(BaseNamespace):
         names = await residents.names(ctx.session, {consult.resident_id})
         return {"conversation": conversation_json(conversation, names.get(consult.resident_id, ""), None, 0)}
 
-    @event(payloads.SendMessage, audit_denied=True)
+    @event(payloads.SendMessage, audit_denied=True, writes=False)
     async def on_send_message(self, ctx: EventContext, p: payloads.SendMessage) -> dict[str, Any]:
-        """Store and deliver a message; a retry with the same client_msg_id returns the stored one."""
+        """Store and deliver a message; a retry with the same client_msg_id returns the stored one.
+
+        Checks only read (mostly the hub's caches). A message that needs nothing else written goes to
+        the hub's group-commit writer; one that raises an alert or an after-hours auto-reply is
+        stored with them in a transaction of its own, all or nothing.
+        """
         actor = ctx.actor
-        existing = await messages.find_message(ctx.session, actor.user_id, p.client_msg_id)
-        if existing is not None:
-            return {"message": message_json(existing), "duplicate": True}
         conversation, role = await conversation_for(ctx, p.conversation_id)
         require_may_send(actor, p.kind)
         card = None
@@ -193,8 +196,7 @@ class ChatNamespace(BaseNamespace):
                 raise RuleViolation("attach a file uploaded to this conversation", field="attachment_id")
             if p.kind is MessageKind.IMAGE and not attachment.content_type.startswith("image/"):
                 raise RuleViolation("an image message needs an image attachment", field="attachment_id")
-        message, created = await messages.add_message(
-            ctx.session,
+        new = messages.NewMessage(
             created_at=ctx.now,
             conversation_id=conversation.id,
             kind=p.kind,
@@ -207,13 +209,38 @@ class ChatNamespace(BaseNamespace):
             card=card,
             client_msg_id=p.client_msg_id,
         )
-        if created:
-            recipients = await members(ctx, conversation)
-            deliver(ctx, message, recipients)
-            if role in ("resident", "proxy") and conversation.kind is ConversationKind.CARE_TEAM:
-                await self._from_resident(ctx, conversation, message, recipients)
-            await self._check_sensitive(ctx, conversation, message)
+        recipients = await members(ctx, conversation)
+        if not await self._needs_more(ctx, conversation, role, new.text):
+            message, created = await ctx.hub.writer.add(new)
+            if created:
+                deliver(ctx, message, recipients)
+            return {"message": message_json(message), "duplicate": not created}
+        async with ctx.hub.transaction() as session:
+            wctx = dataclasses.replace(ctx, session=session)
+            message, created = await messages.add_message(session, new)
+            if created:
+                deliver(wctx, message, recipients)
+                if role in ("resident", "proxy") and conversation.kind is ConversationKind.CARE_TEAM:
+                    await self._from_resident(wctx, conversation, message, recipients)
+                await self._check_sensitive(wctx, conversation, message)
         return {"message": message_json(message), "duplicate": not created}
+
+    async def _needs_more(self, ctx: EventContext, conversation: Conversation, role: str, text: str) -> bool:
+        """Whether storing this message may write more than the message: an after-hours auto-reply,
+        a red-flag or reading alert, a sensitive-word flag."""
+        words = await self.hub.words.get("all", lambda: alerts.sensitive_words(ctx.session))
+        if sensitive_words(text, words):
+            return True
+        if role not in ("resident", "proxy") or conversation.kind is not ConversationKind.CARE_TEAM:
+            return False
+        assert conversation.team_id is not None
+        team = await ctx.hub.teams.get(
+            conversation.team_id, lambda: load_team(ctx, conversation.team_id or 0)
+        )
+        local = ctx.now.astimezone(ZoneInfo(self.hub.timezone))
+        if not doctors_on_duty(team.members, local):
+            return True
+        return bool(red_flags(text, team.red_flags) or dangerous_readings(text))
 
     async def _from_resident(
         self, ctx: EventContext, conversation: Conversation, message: Message, recipients: dict[int, str]
@@ -257,13 +284,15 @@ class ChatNamespace(BaseNamespace):
         text = auto_reply(name, back_on_duty(team.members, local), team.emergency_path)
         reply, _ = await messages.add_message(
             ctx.session,
-            created_at=ctx.now,
-            conversation_id=conversation.id,
-            kind=MessageKind.AUTO_REPLY,
-            sender_user_id=None,
-            sender_role="system",
-            sender_name=name,
-            text=text,
+            messages.NewMessage(
+                created_at=ctx.now,
+                conversation_id=conversation.id,
+                kind=MessageKind.AUTO_REPLY,
+                sender_user_id=None,
+                sender_role="system",
+                sender_name=name,
+                text=text,
+            ),
         )
         deliver(ctx, reply, recipients)
 
@@ -371,7 +400,7 @@ class ChatNamespace(BaseNamespace):
         )
         return {"last_delivered_id": delivered}
 
-    @event(payloads.Typing)
+    @event(payloads.Typing, writes=False)
     async def on_typing(self, ctx: EventContext, p: payloads.Typing) -> dict[str, Any]:
         """Tell the other members the caller is typing (nothing is stored)."""
         conversation, _ = await conversation_for(ctx, p.conversation_id)

@@ -171,7 +171,7 @@ class ConsultNamespace(BaseNamespace):
         position = next(i for i, e in enumerate(waiting, start=1) if e.consult_id == consult.id)
         return {"consult": consult_json(consult), "position": position, "queue_size": len(waiting)}
 
-    @event(payloads.Empty)
+    @event(payloads.Empty, writes=False)
     async def on_watch_queue(self, ctx: EventContext, _: payloads.Empty) -> dict[str, Any]:
         """A doctor or nurse follows their teams' waiting queues (`queue` events from now on)."""
         if ctx.actor.role not in (Role.DOCTOR, Role.NURSE):
@@ -217,6 +217,7 @@ class ConsultNamespace(BaseNamespace):
         else:
             admitted.joined_at, admitted.left_at = ctx.now, None
         await ctx.session.flush()
+        ctx.out.invalidate("participants", consult.id)
         await ctx.audit(
             "admit",
             "consult",
@@ -256,10 +257,14 @@ class ConsultNamespace(BaseNamespace):
                 consults.add_participant(
                     row, Participant(actor.user_id, participant_role_for(actor), actor.display_name, ctx.now)
                 )
+                ctx.out.invalidate("participants", consult.id)
             elif mine.left_at is not None or mine.joined_at is None:
                 mine.joined_at, mine.left_at = mine.joined_at or ctx.now, None
             await ctx.session.flush()
         sid = ctx.sid
+        # Chatting follows joining: the room's chat needs to know its members.
+        everyone = frozenset(pt.user_id for pt in row.participants)
+        ctx.out.then(lambda: self.hub.participants.put(consult.id, everyone))
 
         async def enter() -> None:
             await self.enter_room(sid, f"consult:{consult.id}")

@@ -32,7 +32,9 @@ from signaling.metrics import HubMetrics
 from signaling.namespace import HubBusy
 from signaling.presenters import queue_json
 from signaling.state import MemoryState, RedisState, RoomState
+from signaling.writer import MessageWriter
 from storage import audit, consults
+from storage.people import load_actor
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ class Hub:
         event_rate: float = 10.0,
         event_burst: float = 30.0,
         metrics: HubMetrics | None = None,
-        cache_ttl_s: float = 2.0,
+        cache_ttl_s: float = 60.0,
         max_in_flight: int = 16,
         busy_wait_s: float = 5.0,
     ) -> None:
@@ -91,15 +93,23 @@ class Hub:
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self.busy_wait_s = busy_wait_s
         self.metrics = metrics or HubMetrics()
-        #: Who a user is (role, teams, bindings): read on every event otherwise.
-        self.actors: TtlCache[int, Actor | None] = TtlCache(cache_ttl_s)
-        #: Who receives a conversation's messages, and the conversations themselves (which never change).
+        # What every event would read again otherwise; see signaling/cache.py. Changes made through
+        # Jiayi call `invalidate`; `cache_ttl_s` bounds how long one made outside it goes unseen.
+        #: Who a user is on a given day (role, teams, bindings, referred residents).
+        self.actors: TtlCache[tuple[int, date], Actor | None] = TtlCache(cache_ttl_s)
+        #: Who receives a care-team conversation's messages.
         self.members: TtlCache[int, dict[int, str]] = TtlCache(cache_ttl_s)
+        #: Everyone ever admitted to a consult (its chat's members).
+        self.participants: TtlCache[int, frozenset[int]] = TtlCache(cache_ttl_s)
+        #: Conversations themselves never change.
         self.conversations: TtlCache[int, Conversation | None] = TtlCache(3600)
         #: Each team's members on duty, red flags and emergency path.
-        self.teams: TtlCache[int, TeamInfo] = TtlCache(cache_ttl_s)
+        self.teams: TtlCache[int, TeamInfo] = TtlCache(min(cache_ttl_s, 2.0))
         #: The sensitive-word list.
         self.words: TtlCache[str, list[str]] = TtlCache(cache_ttl_s)
+        self._listener: asyncio.Task[None] | None = None
+        #: Stores chat messages with group commit (see signaling/writer.py).
+        self.writer = MessageWriter(self.transaction)
 
     # --- life cycle -------------------------------------------------------------------------------
 
@@ -108,13 +118,20 @@ class Hub:
         with several nodes, check Redis answers now rather than at the first event."""
         self._sessions, self._serial = sessions, serial
         await self.state.ping()
+        self._listener = await self.state.listen(self._forget)
+        self.writer.start()
 
     async def stop(self) -> None:
-        """Cancel every grace timer and close the shared state."""
+        """Write the messages queued, cancel every grace timer and close the shared state."""
+        await self.writer.stop()
         timers = list(self._timers.values())
         self._timers.clear()
         for task in timers:
             task.cancel()
+        if self._listener is not None:
+            timers.append(self._listener)
+            self._listener.cancel()
+            self._listener = None
         await asyncio.gather(*timers, return_exceptions=True)
         await self.state.close()
 
@@ -138,11 +155,13 @@ class Hub:
             self._in_flight.release()
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One database transaction, taking the SQLite write turn when there is one."""
+    async def transaction(self, *, writes: bool = True) -> AsyncIterator[AsyncSession]:
+        """One database transaction, taking the SQLite write turn when it may write (on SQLite in WAL
+        mode readers never wait for the writer, nor it for them)."""
         if self._sessions is None:
             raise RuntimeError("the hub has not been started")
-        async with self._serial or contextlib.nullcontext(), self._sessions() as session, session.begin():
+        turn = self._serial if writes and self._serial is not None else contextlib.nullcontext()
+        async with turn, self._sessions() as session, session.begin():
             yield session
 
     def today(self, now: datetime | None = None) -> date:
@@ -153,6 +172,40 @@ class Hub:
         """Commit an audit entry on its own (for refusals, whose transaction rolled back)."""
         async with self.transaction() as session:
             await audit.append(session, record, at=at)
+
+    # --- caches -------------------------------------------------------------------------------------
+
+    async def invalidate(self, cache: str, key: int | None = None) -> None:
+        """A change made cached entries stale: drop them here and on every other node.
+
+        `cache` is "actors" (key: a user id), "participants" (a consult id), "members" (a
+        conversation id), "teams" (a team id) or "words"; no key drops the whole cache.
+        """
+        announcement = {"cache": cache, "key": key}
+        self._forget(announcement)
+        await self.state.announce(announcement)
+
+    def _forget(self, announcement: dict[str, Any]) -> None:
+        cache, key = announcement.get("cache"), announcement.get("key")
+        target: TtlCache[Any, Any] | None = {
+            "actors": self.actors,
+            "participants": self.participants,
+            "members": self.members,
+            "teams": self.teams,
+            "words": self.words,
+        }.get(str(cache))
+        if target is None:
+            log.warning("unknown cache in announcement %r", announcement)
+        elif key is None:
+            target.clear()
+        elif cache == "actors":
+            target.forget_if(lambda k: k[0] == key)
+        else:
+            target.forget(key)
+
+    async def actor(self, session: AsyncSession, user_id: int, today: date) -> Actor | None:
+        """Who the user is today, from the cache or the database."""
+        return await self.actors.get((user_id, today), lambda: load_actor(session, user_id, today))
 
     # --- grace periods ------------------------------------------------------------------------------
 

@@ -25,7 +25,6 @@ from consult.access import Actor
 from consult.errors import AccessDenied, DomainError
 from signaling.rate_limit import TokenBucket
 from storage import audit
-from storage.people import load_actor
 
 if TYPE_CHECKING:
     from signaling.hub import Hub
@@ -63,12 +62,18 @@ def error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
 class Outbox:
     """What to send once the transaction has committed."""
 
-    emits: list[tuple[str, str, Any, str]] = field(default_factory=list)
+    emits: list[tuple[str, str, Any, str, str | None]] = field(default_factory=list)
     after: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    stale: list[tuple[str, int | None]] = field(default_factory=list)
 
-    def emit(self, namespace: str, event: str, data: Any, room: str) -> None:
-        """Queue an emit to a room."""
-        self.emits.append((namespace, event, data, room))
+    def emit(self, namespace: str, event: str, data: Any, room: str, skip_sid: str | None = None) -> None:
+        """Queue an emit to a room (but not to connection `skip_sid`)."""
+        self.emits.append((namespace, event, data, room, skip_sid))
+
+    def invalidate(self, cache: str, key: int | None = None) -> None:
+        """Drop cached copies of what the event changed (see `Hub.invalidate`), first thing after commit,
+        so nobody told of the change acts on the old copy."""
+        self.stale.append((cache, key))
 
     def then(self, action: Callable[[], Awaitable[None]]) -> None:
         """Queue an action (enter a room, start a timer) for after commit."""
@@ -129,12 +134,15 @@ def audit_record(
 Handler = Callable[[Any, EventContext, Any], Awaitable[dict[str, Any] | None]]
 
 
-def event(model: type[BaseModel], *, audit_denied: bool = False) -> Callable[[Handler], Callable[..., Any]]:
-    """Declare a client event whose payload is `model`; the handler gets the context and the payload."""
+def event(
+    model: type[BaseModel], *, audit_denied: bool = False, writes: bool = True
+) -> Callable[[Handler], Callable[..., Any]]:
+    """Declare a client event whose payload is `model`; the handler gets the context and the payload.
+    An event with `writes=False` only reads, so it does not wait for SQLite's write turn."""
 
     def decorate(handler: Handler) -> Callable[..., Any]:
         async def on_event(self: BaseNamespace, sid: str, data: Any = None) -> dict[str, Any]:
-            return await self.dispatch(sid, data, model, handler, audit_denied)
+            return await self.dispatch(sid, data, model, handler, audit_denied, writes)
 
         on_event.__doc__ = handler.__doc__
         on_event.payload_model = model  # type: ignore[attr-defined]
@@ -162,8 +170,8 @@ class BaseNamespace(socketio.AsyncNamespace):
             user_id = self.hub.verify_token(token)
         except Exception as err:  # the verifier's own error type belongs to web/; its text says why
             raise socketio.exceptions.ConnectionRefusedError(str(err), {"code": "invalid_token"}) from err
-        async with self.hub.transaction() as session:
-            actor = await load_actor(session, user_id, self.hub.today())
+        async with self.hub.transaction(writes=False) as session:
+            actor = await self.hub.actor(session, user_id, self.hub.today())
         if actor is None:
             raise socketio.exceptions.ConnectionRefusedError(
                 "this account is disabled or gone", {"code": "not_authenticated"}
@@ -191,19 +199,31 @@ class BaseNamespace(socketio.AsyncNamespace):
         """Hook for namespaces that track presence."""
 
     async def dispatch(
-        self, sid: str, data: Any, model: type[BaseModel], handler: Handler, audit_denied: bool
+        self,
+        sid: str,
+        data: Any,
+        model: type[BaseModel],
+        handler: Handler,
+        audit_denied: bool,
+        writes: bool = True,
     ) -> dict[str, Any]:
         """Run one event and count it by outcome; see the module docstring."""
         name = handler.__name__.removeprefix("on_")
         started = time.perf_counter()
-        answer = await self._dispatch(sid, data, model, handler, audit_denied)
+        answer = await self._dispatch(sid, data, model, handler, audit_denied, writes)
         outcome = answer["error"]["code"] if "error" in answer else "ok"
         self.hub.metrics.events.labels(self.namespace, name, outcome).inc()
         self.hub.metrics.seconds.labels(self.namespace, name).observe(time.perf_counter() - started)
         return answer
 
     async def _dispatch(
-        self, sid: str, data: Any, model: type[BaseModel], handler: Handler, audit_denied: bool
+        self,
+        sid: str,
+        data: Any,
+        model: type[BaseModel],
+        handler: Handler,
+        audit_denied: bool,
+        writes: bool,
     ) -> dict[str, Any]:
         try:
             session_data = await self.get_session(sid)
@@ -229,9 +249,9 @@ class BaseNamespace(socketio.AsyncNamespace):
         out = Outbox()
         now = self.hub.clock()
         try:
-            async with self.hub.event_slot(), self.hub.transaction() as session:
+            async with self.hub.event_slot(), self.hub.transaction(writes=writes) as session:
                 today = self.hub.today(now)
-                actor = await self.hub.actors.get(user_id, lambda: load_actor(session, user_id, today))
+                actor = await self.hub.actor(session, user_id, today)
                 if actor is None:
                     raise EventError("not_authenticated", "this account is disabled or gone")
                 ctx = EventContext(sid, session, actor, now, today, out, self.hub)
@@ -258,8 +278,10 @@ class BaseNamespace(socketio.AsyncNamespace):
         except Exception:
             log.exception("event %s from user %s failed", handler.__name__, user_id)
             return error("internal", "the server failed to handle this event; it has been logged")
-        for namespace, name, body, room in out.emits:
-            await self.hub.sio.emit(name, body, room=room, namespace=namespace)
+        for cache, key in out.stale:
+            await self.hub.invalidate(cache, key)
+        for namespace, name, body, room, skip_sid in out.emits:
+            await self.hub.sio.emit(name, body, room=room, namespace=namespace, skip_sid=skip_sid)
         for action in out.after:
             await action()
         return {"ok": True, **(result or {})}

@@ -6,7 +6,10 @@ connections to a room, so a second tab or a reconnect on another node does not m
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -15,6 +18,12 @@ import redis.asyncio as aioredis
 
 from consult.consult import ConsultKind
 from consult.waiting_room import Presence, QueueEntry, RoomMember
+
+
+log = logging.getLogger(__name__)
+
+#: What one node tells the others: which cache entries a change made stale (see `Hub.invalidate`).
+Announcement = dict[str, Any]
 
 
 class StateUnavailable(Exception):
@@ -53,6 +62,12 @@ class RoomState(Protocol):
 
     async def ping(self) -> None:
         """Raise `StateUnavailable` when the backing store does not answer."""
+
+    async def announce(self, announcement: Announcement) -> None:
+        """Tell the other nodes (nothing to do with one node)."""
+
+    async def listen(self, handler: Callable[[Announcement], None]) -> asyncio.Task[None] | None:
+        """Once subscribed, call `handler` with every announcement, in a task the caller cancels."""
 
 
 def _entry_json(entry: QueueEntry) -> str:
@@ -133,6 +148,12 @@ class MemoryState:
     async def ping(self) -> None:
         return None
 
+    async def announce(self, announcement: Announcement) -> None:
+        return None
+
+    async def listen(self, handler: Callable[[Announcement], None]) -> asyncio.Task[None] | None:
+        return None
+
 
 class RedisState:
     """State shared by every node through Redis (hashes per team queue and per consult room)."""
@@ -195,3 +216,30 @@ class RedisState:
             await self._redis.ping()
         except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as err:
             raise StateUnavailable(f"Redis at {self._url} does not answer: {err}") from err
+
+    async def announce(self, announcement: Announcement) -> None:
+        await self._redis.publish(self._key("announce"), json.dumps(announcement))
+
+    async def listen(self, handler: Callable[[Announcement], None]) -> asyncio.Task[None] | None:
+        channel = self._key("announce")
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(channel)
+
+        async def run() -> None:
+            try:
+                while True:
+                    try:
+                        message = await pubsub.get_message(timeout=None)
+                        if message is not None:
+                            handler(json.loads(message["data"]))
+                    except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
+                        # The subscription resumes when Redis is back; caches expire meanwhile.
+                        log.warning("lost Redis subscription %s; retrying in 1 s", channel)
+                        await asyncio.sleep(1)
+                        await pubsub.subscribe(channel)
+                    except Exception:
+                        log.exception("bad announcement on %s", channel)
+            finally:
+                await pubsub.aclose()
+
+        return asyncio.get_running_loop().create_task(run(), name="jiayi-announcements")

@@ -176,6 +176,14 @@ async def add(
     return row
 
 
+async def participant_user_ids(session: AsyncSession, consult_id: int) -> frozenset[int]:
+    """Everyone ever added to the consult, whether still in the room or not."""
+    rows = await session.scalars(
+        select(ConsultParticipantRow.user_id).where(ConsultParticipantRow.consult_id == consult_id)
+    )
+    return frozenset(rows.all())
+
+
 def add_participant(row: ConsultRow, participant: Participant) -> None:
     """Add a participant to a loaded consult unless already there."""
     if any(p.user_id == participant.user_id for p in row.participants):

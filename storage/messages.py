@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -163,53 +166,150 @@ async def find_message(session: AsyncSession, sender_user_id: int, client_msg_id
     return None if row is None else message_of(row)
 
 
-async def add_message(
-    session: AsyncSession,
-    *,
-    conversation_id: int,
-    kind: MessageKind,
-    sender_user_id: int | None,
-    sender_role: str | None,
-    sender_name: str,
-    text: str = "",
-    on_behalf_of_resident_id: int | None = None,
-    attachment_id: str | None = None,
-    card: Card | None = None,
-    client_msg_id: str | None = None,
-    broadcast_id: int | None = None,
-    created_at: datetime | None = None,
-) -> tuple[Message, bool]:
-    """Store a message; a retry with the same (sender, client_msg_id) returns the first one, not a copy.
+@dataclass(frozen=True)
+class _Inserts:
+    keyed: Any
+    keyless: Any
 
-    The unique constraint decides, so two retries racing on two nodes still store one message.
-    Callers that expect retries look first with `find_message` (cheaper than a failed insert).
-    Returns the message and whether it was created now.
-    """
-    row = MessageRow(
-        conversation_id=conversation_id,
-        kind=kind.value,
-        sender_user_id=sender_user_id,
-        sender_role=sender_role,
-        sender_name=sender_name,
-        text=text,
-        on_behalf_of_resident_id=on_behalf_of_resident_id,
-        attachment_id=attachment_id,
-        card=card_to_json(card),
-        client_msg_id=client_msg_id,
-        broadcast_id=broadcast_id,
-        created_at=created_at or utcnow(),
-        attachment=await session.get(AttachmentRow, attachment_id) if attachment_id else None,
+
+def _inserts(insert: Any) -> _Inserts:
+    table = MessageRow.__table__
+    return _Inserts(
+        keyed=insert(table)
+        .on_conflict_do_nothing(index_elements=["sender_user_id", "client_msg_id"])
+        .returning(table.c.id, table.c.sender_user_id, table.c.client_msg_id),
+        keyless=insert(table).returning(table.c.id),
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        if sender_user_id is None or client_msg_id is None:
-            raise
-        existing = await find_message(session, sender_user_id, client_msg_id)
-        assert existing is not None
-        return existing, False
-    return message_of(row), True
+
+
+_INSERTS = {"sqlite": _inserts(sqlite_insert), "postgresql": _inserts(postgresql_insert)}
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to store (the server assigns its id)."""
+
+    conversation_id: int
+    kind: MessageKind
+    sender_user_id: int | None
+    sender_role: str | None
+    sender_name: str
+    created_at: datetime
+    text: str = ""
+    on_behalf_of_resident_id: int | None = None
+    attachment_id: str | None = None
+    card: Card | None = None
+    client_msg_id: str | None = None
+    broadcast_id: int | None = None
+
+    @property
+    def retry_key(self) -> tuple[int, str] | None:
+        """What makes a retry the same message: the sender and their client's id for it."""
+        if self.sender_user_id is None or self.client_msg_id is None:
+            return None
+        return self.sender_user_id, self.client_msg_id
+
+    def values(self) -> dict[str, Any]:
+        """The row's column values."""
+        return {
+            "conversation_id": self.conversation_id,
+            "kind": self.kind.value,
+            "sender_user_id": self.sender_user_id,
+            "sender_role": self.sender_role,
+            "sender_name": self.sender_name,
+            "text": self.text,
+            "on_behalf_of_resident_id": self.on_behalf_of_resident_id,
+            "attachment_id": self.attachment_id,
+            "card": card_to_json(self.card),
+            "client_msg_id": self.client_msg_id,
+            "broadcast_id": self.broadcast_id,
+            "created_at": self.created_at,
+        }
+
+
+async def add_messages(session: AsyncSession, batch: list[NewMessage]) -> list[tuple[Message, bool]]:
+    """Store messages in one statement; a retry of a stored message (same sender and client id)
+    gets the first one back, not a copy. Returns each message and whether it was created now.
+
+    One `INSERT … VALUES … ON CONFLICT DO NOTHING RETURNING`: the unique constraint decides, so two
+    retries racing on two nodes (or within the batch) still store one message, and only a retry costs
+    a second statement.
+    """
+    if not batch:
+        return []
+    first_of: dict[tuple[int, str], int] = {}
+    rows: list[NewMessage] = []
+    for item in batch:
+        key = item.retry_key
+        if key is not None:
+            if key in first_of:
+                continue  # a retry in the same batch: answered with the first below
+            first_of[key] = len(rows)
+        rows.append(item)
+    statements = _INSERTS[session.get_bind().dialect.name]
+    connection = await session.connection()
+    keyed = [item.values() for item in rows if item.retry_key is not None]
+    by_key: dict[tuple[int, str], int] = {}
+    if keyed:
+        # Executed with many parameter sets: SQLAlchemy sends them as multi-row VALUES and caches the
+        # compiled statement, which a `.values([...])` per batch size would not.
+        returned = await connection.execute(statements.keyed, keyed)
+        # Rows come back in no promised order: match them by their retry key.
+        by_key = {(uid, cid): new_id for new_id, uid, cid in returned}
+    keyless: dict[int, int] = {}  # position in `batch` → id
+    for position, item in enumerate(batch):
+        if item.retry_key is None:
+            keyless[position] = (await connection.execute(statements.keyless, item.values())).scalar_one()
+    attachment_ids = {item.attachment_id for item in rows if item.attachment_id}
+    attachments = {
+        a.id: Attachment(a.id, a.filename, a.content_type, a.size)
+        for a in (
+            await session.scalars(select(AttachmentRow).where(AttachmentRow.id.in_(attachment_ids)))
+            if attachment_ids
+            else []
+        )
+    }
+    stored: dict[tuple[int, str], tuple[Message, bool]] = {}
+    out: list[tuple[Message, bool]] = []
+    for position, item in enumerate(batch):
+        key = item.retry_key
+        if key is not None and key in stored:
+            out.append((stored[key][0], False))
+            continue
+        new_id = by_key.get(key) if key is not None else keyless[position]
+        if new_id is None:
+            assert key is not None  # only keyed rows can conflict
+            existing = await find_message(session, *key)
+            assert existing is not None
+            result = (existing, False)
+        else:
+            result = (_message(new_id, item, attachments.get(item.attachment_id or "")), True)
+        if key is not None:
+            stored[key] = result
+        out.append(result)
+    return out
+
+
+async def add_message(session: AsyncSession, item: NewMessage) -> tuple[Message, bool]:
+    """Store one message; see `add_messages`."""
+    return (await add_messages(session, [item]))[0]
+
+
+def _message(new_id: int, item: NewMessage, attachment: Attachment | None) -> Message:
+    return Message(
+        id=new_id,
+        conversation_id=item.conversation_id,
+        kind=item.kind,
+        created_at=item.created_at,
+        sender_user_id=item.sender_user_id,
+        sender_role=item.sender_role,
+        sender_name=item.sender_name,
+        text=item.text,
+        on_behalf_of_resident_id=item.on_behalf_of_resident_id,
+        attachment=attachment,
+        card=item.card,
+        client_msg_id=item.client_msg_id,
+    )
 
 
 async def messages_after(

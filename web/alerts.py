@@ -84,7 +84,7 @@ async def add_word(ctx: RequestContext) -> schemas.WordsOut:
     if not await alerts.add_sensitive_word(ctx.session, body.word, ctx.me.user_id):
         raise Conflict(f"{body.word!r} is already listed", code="word_listed", field="word")
     await ctx.audit("create", "sensitive_word", body.word)
-    ctx.app[keys.HUB].words.clear()
+    ctx.invalidate("words")
     return schemas.WordsOut(items=await alerts.sensitive_words(ctx.session))
 
 
@@ -104,7 +104,7 @@ async def remove_word(ctx: RequestContext) -> schemas.WordsOut:
     if not await alerts.remove_sensitive_word(ctx.session, word):
         raise NotFound(f"{word!r} is not listed")
     await ctx.audit("delete", "sensitive_word", word)
-    ctx.app[keys.HUB].words.clear()
+    ctx.invalidate("words")
     return schemas.WordsOut(items=await alerts.sensitive_words(ctx.session))
 
 
@@ -127,7 +127,7 @@ async def set_duty(ctx: RequestContext) -> schemas.DutyOut:
         raise RuleViolation(f"status must be one of {[s.value for s in DutyStatus]}", field="status") from err
     await duty.set_status(ctx.session, practitioner.id, status)
     await ctx.audit("update", "duty", practitioner.id, detail={"status": status.value})
-    ctx.app[keys.HUB].teams.clear()
+    ctx.invalidate("teams")
     return await _duty_out(ctx, practitioner.id)
 
 
@@ -203,7 +203,7 @@ async def put_team_settings(ctx: RequestContext) -> schemas.TeamSettingsIO:
     team.off_duty_message = body.off_duty_message or None
     await duty.set_red_flags(ctx.session, team_id, sorted(set(body.red_flags)))
     await ctx.audit("update", "team_settings", team_id, detail={"red_flags": len(set(body.red_flags))})
-    ctx.app[keys.HUB].teams.forget(team_id)
+    ctx.invalidate("teams", team_id)
     return await _settings_out(ctx, team_id, team.off_duty_message)
 
 

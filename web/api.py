@@ -61,6 +61,12 @@ class RequestContext:
         """The application."""
         return self.request.app
 
+    def invalidate(self, cache: str, key: int | None = None) -> None:
+        """Once committed, drop the live side's cached copies of what this request changed, on every
+        node (see `signaling.hub.Hub.invalidate`)."""
+        hub = self.app[keys.HUB]
+        self.after_commit.append(lambda: hub.invalidate(cache, key))
+
     def path_int(self, name: str) -> int:
         """An integer path parameter; anything else is a 404, as no such thing exists."""
         raw = self.request.match_info[name]

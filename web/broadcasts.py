@@ -129,15 +129,17 @@ async def send_broadcast(ctx: RequestContext) -> schemas.BroadcastOut:
         conversation = await messages.care_team_conversation(ctx.session, resident.id, team_id)
         message, _ = await messages.add_message(
             ctx.session,
-            created_at=ctx.now,
-            conversation_id=conversation.id,
-            kind=kind,
-            sender_user_id=actor.user_id,
-            sender_role=actor.role.value,
-            sender_name=actor.display_name,
-            text=body.text,
-            card=card,
-            broadcast_id=row.id,
+            messages.NewMessage(
+                created_at=ctx.now,
+                conversation_id=conversation.id,
+                kind=kind,
+                sender_user_id=actor.user_id,
+                sender_role=actor.role.value,
+                sender_name=actor.display_name,
+                text=body.text,
+                card=card,
+                broadcast_id=row.id,
+            ),
         )
         batches.append((message, list(await messages.members(ctx.session, conversation, ctx.today))))
     await ctx.audit(

@@ -330,6 +330,7 @@ async def start_consult(ctx: RequestContext) -> schemas.ConsultOut:
     me = ctx.me
     consults.add_participant(row, Participant(me.user_id, participant_role_for(me), me.display_name, ctx.now))
     await ctx.session.flush()
+    ctx.invalidate("participants", consult_id)
     await ctx.audit("start", "consult", consult_id, resident_id=consult.resident_id)
     return await _reply(ctx, consult_id, with_note=True)
 

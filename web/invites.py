@@ -39,6 +39,7 @@ async def accept_invite(ctx: RequestContext) -> schemas.InviteAcceptedOut:
         consult_row, Participant(ctx.me.user_id, ParticipantRole.SPECIALIST, ctx.me.display_name)
     )
     await ctx.session.flush()
+    ctx.invalidate("participants", consult.id)
     await ctx.audit("accept_invite", "consult", consult.id, resident_id=consult.resident_id)
     return schemas.InviteAcceptedOut(
         consult_id=consult.id, resident_id=consult.resident_id, kind=consult.kind, status=consult.status

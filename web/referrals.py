@@ -61,6 +61,7 @@ async def create_referral(ctx: RequestContext) -> schemas.ReferralOut:
             code="unknown_condition",
             field="shared_condition_ids",
         )
+    ctx.invalidate("actors")  # which residents a specialist may see
     referral = await referrals.add(
         ctx.session,
         resident_id=resident.id,
@@ -166,6 +167,7 @@ async def set_referral_status(ctx: RequestContext) -> schemas.ReferralOut:
     row = await referrals.get_row(ctx.session, referral.id)
     assert row is not None
     row.status = body.status.value
+    ctx.invalidate("actors")  # an open referral lets the specialist see the resident; a closed one not
     if body.specialist_opinion is not None:
         row.specialist_opinion = body.specialist_opinion
     await ctx.session.flush()

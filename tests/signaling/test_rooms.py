@@ -134,6 +134,22 @@ async def _in_room(live: Live) -> tuple[int, object, object]:
     return consult_id, doctor, resident
 
 
+async def test_a_nurse_who_joins_a_running_consult_chats_in_it_at_once(live: Live) -> None:
+    consult_id, doctor, resident = await _in_room(live)
+    chat = ack_ok(await doctor.call("/chat", "open_consult_chat", {"consult_id": consult_id}))["conversation"]
+    await doctor.say(chat["id"], "我们开始吧")  # the hub now knows the chat's members: doctor and resident
+    nurse = await live.connect("nurse")
+    refused = await nurse.call(
+        "/chat", "send_message", {"conversation_id": chat["id"], "client_msg_id": uuid.uuid4().hex, "text": "早"}
+    )
+    assert ack_error(refused)["code"] == "forbidden"
+    ack_ok(await nurse.call("/consult", "join", {"consult_id": consult_id}))
+    sent = await nurse.say(chat["id"], "血压计已经校准好了")
+    for other in (doctor, resident):
+        got = await other.wait_for("message", lambda m: m["id"] == sent["message"]["id"])  # type: ignore[attr-defined]
+        assert got["sender"]["role"] == "nurse"
+
+
 async def test_reconnect_within_grace_returns_without_readmission(live: Live) -> None:
     consult_id, doctor, resident = await _in_room(live)
     await resident.sio.disconnect()  # type: ignore[attr-defined]

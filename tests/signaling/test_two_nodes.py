@@ -152,3 +152,26 @@ async def test_failed_logins_count_across_nodes(two: tuple[Live, Live]) -> None:
             f"{b.url}/api/auth/login", json={"username": "nurse", "password": "jiayi-demo"}
         ) as r:
             assert r.status == 429
+
+
+async def test_a_nurse_who_joins_on_a_chats_at_once_on_b(two: tuple[Live, Live]) -> None:
+    """B has the consult chat's members cached; the nurse joining on A must reach B through Redis."""
+    a, b = two
+    token = await b.token("doctor")
+    status, body = await b.http(
+        "POST", "/api/consults", token, json={"resident_id": 2, "kind": "advice", "mode": "video"}
+    )
+    assert status == 201, body
+    consult_id = body["id"]
+    doctor = await b.connect("doctor", token)
+    resident = await b.connect("resident")
+    ack_ok(await resident.call("/consult", "check_in", {"consult_id": consult_id}))
+    ack_ok(await doctor.call("/consult", "admit", {"consult_id": consult_id}))
+    chat = ack_ok(await doctor.call("/chat", "open_consult_chat", {"consult_id": consult_id}))["conversation"]
+    await doctor.say(chat["id"], "我们开始吧")  # B now knows the chat's members: doctor and resident
+    nurse_token = await a.token("nurse")
+    nurse_on_a = await a.connect("nurse", nurse_token)
+    ack_ok(await nurse_on_a.call("/consult", "join", {"consult_id": consult_id}))
+    nurse_on_b = await b.connect("nurse", nurse_token)
+    sent = await nurse_on_b.say(chat["id"], "血压计已经校准好了")
+    await resident.wait_for("message", lambda m: m["id"] == sent["message"]["id"])
