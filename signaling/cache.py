@@ -26,6 +26,8 @@ class TtlCache(Generic[K, V]):
         self.ttl_s = ttl_s
         self.size = size
         self._entries: dict[K, tuple[float, V]] = {}
+        #: Counts invalidations, so a value read before one is not cached after it.
+        self.generation = 0
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         """The cached value, or `load()`'s (cached from now on)."""
@@ -33,13 +35,17 @@ class TtlCache(Generic[K, V]):
         hit = self._entries.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
+        generation = self.generation
         value = await load()
-        self._store(key, value, now)
+        if generation == self.generation:
+            self._store(key, value, now)
         return value
 
-    async def put(self, key: K, value: V) -> None:
-        """Cache a value just read anyway."""
-        self._store(key, value, time.monotonic())
+    async def put(self, key: K, value: V, read_at: int) -> None:
+        """Cache a value just read anyway, unless something was invalidated since it was read
+        (`read_at` is the `generation` before the read)."""
+        if read_at == self.generation:
+            self._store(key, value, time.monotonic())
 
     def _store(self, key: K, value: V, now: float) -> None:
         if len(self._entries) >= self.size:
@@ -49,13 +55,16 @@ class TtlCache(Generic[K, V]):
 
     def forget(self, key: K) -> None:
         """Drop one entry (the caller just changed it)."""
+        self.generation += 1
         self._entries.pop(key, None)
 
     def forget_if(self, matches: Callable[[K], bool]) -> None:
         """Drop every entry whose key matches."""
+        self.generation += 1
         for key in [k for k in self._entries if matches(k)]:
             del self._entries[key]
 
     def clear(self) -> None:
         """Drop everything."""
+        self.generation += 1
         self._entries.clear()

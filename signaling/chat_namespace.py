@@ -144,6 +144,7 @@ class ChatNamespace(BaseNamespace):
         candidate = Conversation(0, ConversationKind.CARE_TEAM, p.resident_id, team_id)
         require_member(ctx.actor, candidate, frozenset())
         conversation = await messages.care_team_conversation(ctx.session, p.resident_id, team_id)
+        ctx.out.then(lambda: self._remember(conversation))
         names = await residents.names(ctx.session, {p.resident_id})
         last = await messages.last_messages(ctx.session, [conversation.id])
         unread = await messages.unread_counts(ctx.session, ctx.actor.user_id, [conversation.id])
@@ -159,6 +160,7 @@ class ChatNamespace(BaseNamespace):
     @event(payloads.ConsultRef, audit_denied=True)
     async def on_open_consult_chat(self, ctx: EventContext, p: payloads.ConsultRef) -> dict[str, Any]:
         """The chat inside a consult, for its participants."""
+        read_at = self.hub.participants.generation
         consult = await consults.get(ctx.session, p.consult_id)
         if consult is None:
             raise NotFound(f"no consult {p.consult_id}", field="consult_id")
@@ -169,8 +171,18 @@ class ChatNamespace(BaseNamespace):
         conversation = await messages.consult_conversation(
             ctx.session, consult.id, consult.resident_id, consult.team_id
         )
+        everyone = frozenset(pt.user_id for pt in consult.participants)
+        ctx.out.then(lambda: self._remember(conversation, (everyone, read_at)))
         names = await residents.names(ctx.session, {consult.resident_id})
         return {"conversation": conversation_json(conversation, names.get(consult.resident_id, ""), None, 0)}
+
+    async def _remember(
+        self, conversation: Conversation, participants: tuple[frozenset[int], int] | None = None
+    ) -> None:
+        """Chatting follows opening: keep what was just read for the messages to come."""
+        await self.hub.conversations.put(conversation.id, conversation, self.hub.conversations.generation)
+        if participants is not None and conversation.consult_id is not None:
+            await self.hub.participants.put(conversation.consult_id, *participants)
 
     @event(payloads.SendMessage, audit_denied=True, writes=False)
     async def on_send_message(self, ctx: EventContext, p: payloads.SendMessage) -> dict[str, Any]:

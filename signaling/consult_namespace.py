@@ -241,6 +241,7 @@ class ConsultNamespace(BaseNamespace):
     async def on_join(self, ctx: EventContext, p: payloads.ConsultRef) -> dict[str, Any]:
         """Enter the consult room: the team and invited specialists at any time while it runs; the
         resident or proxy once admitted (and, after a drop, within the grace period)."""
+        read_at = self.hub.participants.generation
         row, consult = await load(ctx, p.consult_id)
         actor = ctx.actor
         if consult.status in TERMINAL:
@@ -264,7 +265,7 @@ class ConsultNamespace(BaseNamespace):
         sid = ctx.sid
         # Chatting follows joining: the room's chat needs to know its members.
         everyone = frozenset(pt.user_id for pt in row.participants)
-        ctx.out.then(lambda: self.hub.participants.put(consult.id, everyone))
+        ctx.out.then(lambda: self.hub.participants.put(consult.id, everyone, read_at))
 
         async def enter() -> None:
             await self.enter_room(sid, f"consult:{consult.id}")

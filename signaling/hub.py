@@ -187,13 +187,14 @@ class Hub:
 
     def _forget(self, announcement: dict[str, Any]) -> None:
         cache, key = announcement.get("cache"), announcement.get("key")
-        target: TtlCache[Any, Any] | None = {
+        caches: dict[str, TtlCache[Any, Any]] = {
             "actors": self.actors,
             "participants": self.participants,
             "members": self.members,
             "teams": self.teams,
             "words": self.words,
-        }.get(str(cache))
+        }
+        target = caches.get(str(cache))
         if target is None:
             log.warning("unknown cache in announcement %r", announcement)
         elif key is None:

@@ -19,7 +19,6 @@ import redis.asyncio as aioredis
 from consult.consult import ConsultKind
 from consult.waiting_room import Presence, QueueEntry, RoomMember
 
-
 log = logging.getLogger(__name__)
 
 #: What one node tells the others: which cache entries a change made stale (see `Hub.invalidate`).

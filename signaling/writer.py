@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import AsyncContextManager
+from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +27,7 @@ from storage.messages import NewMessage
 
 log = logging.getLogger(__name__)
 
-Transaction = Callable[[], AsyncContextManager[AsyncSession]]
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 Pending = tuple[NewMessage, "asyncio.Future[tuple[Message, bool]]"]
 
 
@@ -39,6 +39,7 @@ class MessageWriter:
         self.max_batch = max_batch
         self._pending: list[Pending] = []
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         #: Batches written and messages in them (the metrics and the tests read these).
         self.batches = 0
@@ -54,8 +55,8 @@ class MessageWriter:
         task, self._task = self._task, None
         if task is None:
             return
-        while self._pending and not task.done():
-            await asyncio.sleep(0.01)
+        if self._pending and not task.done():
+            await self._idle.wait()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -70,6 +71,7 @@ class MessageWriter:
             raise RuntimeError("the message writer is not running")
         future: asyncio.Future[tuple[Message, bool]] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
+        self._idle.clear()
         self._wake.set()
         return await future
 
@@ -81,6 +83,7 @@ class MessageWriter:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
                 await self._write(batch)
+            self._idle.set()
 
     async def _write(self, batch: list[Pending]) -> None:
         try:

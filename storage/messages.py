@@ -23,7 +23,6 @@ from storage.models import (
     ReadMarkRow,
     TeamMembershipRow,
     UserRow,
-    utcnow,
 )
 
 

@@ -35,3 +35,25 @@ async def test_size_is_bounded() -> None:
 def test_bad_parameters_are_refused() -> None:
     with pytest.raises(ValueError, match="ttl_s"):
         TtlCache(ttl_s=-1)
+
+
+async def test_a_value_read_before_an_invalidation_is_not_cached_after_it() -> None:
+    cache: TtlCache[str, str] = TtlCache(ttl_s=60)
+    read_at = cache.generation
+    cache.forget("members")  # someone was admitted while the old list was being read
+    await cache.put("members", "old list", read_at)
+    assert await cache.get("members", lambda: asyncio.sleep(0, result="new list")) == "new list"
+
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_load() -> str:
+        started.set()
+        await release.wait()
+        return "old list"
+
+    loading = asyncio.create_task(cache.get("room", slow_load))
+    await started.wait()
+    cache.forget("room")
+    release.set()
+    assert await loading == "old list"  # the caller gets what it read ...
+    assert await cache.get("room", lambda: asyncio.sleep(0, result="new list")) == "new list"  # ... not kept

@@ -140,7 +140,9 @@ async def test_a_nurse_who_joins_a_running_consult_chats_in_it_at_once(live: Liv
     await doctor.say(chat["id"], "我们开始吧")  # the hub now knows the chat's members: doctor and resident
     nurse = await live.connect("nurse")
     refused = await nurse.call(
-        "/chat", "send_message", {"conversation_id": chat["id"], "client_msg_id": uuid.uuid4().hex, "text": "早"}
+        "/chat",
+        "send_message",
+        {"conversation_id": chat["id"], "client_msg_id": uuid.uuid4().hex, "text": "早"},
     )
     assert ack_error(refused)["code"] == "forbidden"
     ack_ok(await nurse.call("/consult", "join", {"consult_id": consult_id}))

@@ -18,7 +18,6 @@ from storage.models import MessageRow
 from tests.conftest import NOW
 
 
-
 @pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_engine(database_url)
@@ -37,7 +36,9 @@ async def _conversation(sessions: async_sessionmaker[AsyncSession]) -> tuple[int
         return conversation.id, user_id
 
 
-def _new(conversation_id: int, user_id: int | None, client_msg_id: str | None, text: str) -> messages.NewMessage:
+def _new(
+    conversation_id: int, user_id: int | None, client_msg_id: str | None, text: str
+) -> messages.NewMessage:
     return messages.NewMessage(
         conversation_id=conversation_id,
         kind=MessageKind.TEXT if user_id else MessageKind.AUTO_REPLY,
@@ -60,7 +61,9 @@ async def test_a_batch_stores_each_message_once_and_answers_retries_with_the_fir
 ) -> None:
     conversation_id, user_id = await _conversation(sessions)
     async with sessions() as session, session.begin():
-        (earlier, created), = await messages.add_messages(session, [_new(conversation_id, user_id, "a", "早上好")])
+        ((earlier, created),) = await messages.add_messages(
+            session, [_new(conversation_id, user_id, "a", "早上好")]
+        )
         assert created
     before = await _count(sessions)
     batch = [
