@@ -1,0 +1,317 @@
+"""The relay benchmark's load generator, run in its own process by bench/relay.py.
+
+Each *stream* is one publisher peer that sends pre-encoded 640x480 VP8 at 30 fps and one subscriber peer that
+receives it through the relay under test, each with its own peer connection, in a consult room of their own.
+The publisher replays the encoded frames (jumping to the keyframe when the relay asks for one, as a browser
+would), so sending costs no encoding; the subscriber counts whole frames with Jiayi's frame assembler on its
+receiver (released on the marker packet, nothing decoded), so receiving costs no decoding.
+
+Latency: the publisher stamps each frame's RTP timestamp with a small irregular offset and logs its send
+time; the subscriber learns which frame it received first by matching the irregular gaps of its first
+frames, then reads each frame's send time from the log (both peers share this process's clock). Both relays
+keep the publisher's timestamp gaps (Jiayi forwards them, MediaRelay carries them through decode and encode).
+
+Commands arrive on a multiprocessing pipe: ``("add", url, token, count)``, ``("measure", seconds)``,
+``("clear",)``, ``("stop",)``; each gets one reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import fractions
+import os
+import random
+import sys
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import av  # noqa: E402
+from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
+from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
+
+from media import aiortc_internals  # noqa: E402
+from media.client import WorkerClient  # noqa: E402
+from media.forwarding import CodecInfo, EncodedFrame, FrameAssembler, KeyframeRequester  # noqa: E402
+from media.ice import create_peer_connection, prepare_gathering  # noqa: E402
+
+FPS = 30
+VP8 = CodecInfo("video", "video/VP8", 90000)
+TIME_BASE = fractions.Fraction(1, 90000)
+TICKS = os.sysconf("SC_CLK_TCK")
+LOOPBACK = ("127.0.0.1",)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+_JITTER_RANDOM = random.Random(20240517)
+_JITTER = [_JITTER_RANDOM.randrange(97) for _ in range(1 << 16)]
+
+
+def jitter(index: int) -> int:
+    """A small irregular offset (0..96 ticks of 90 kHz) that makes each frame's timestamp recognisable."""
+    return _JITTER[index & 0xFFFF]
+
+
+class ReplayTrack(MediaStreamTrack):
+    """A camera that replays pre-encoded frames (frame 0 is a keyframe) at 30 fps."""
+
+    kind = "video"
+
+    def __init__(self, frames: list[bytes], sent: dict[int, float]) -> None:
+        super().__init__()
+        self._frames = frames
+        self._sent = sent
+        self._order: collections.deque[int] = collections.deque(maxlen=600)
+        self._index = 0
+        self._position = 0
+        self._start: float | None = None
+
+    def keyframe(self) -> None:
+        self._position = 0
+
+    async def recv(self) -> av.Packet:
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        due = self._start + self._index / FPS
+        if due > now:
+            await asyncio.sleep(due - now)
+        elif now - due > 1.0:  # fell far behind (an overloaded generator): do not burst to catch up
+            self._start = now - self._index / FPS
+        pts = self._index * 3000 + jitter(self._index)
+        packet = av.Packet(self._frames[self._position])
+        packet.pts = pts
+        packet.time_base = TIME_BASE
+        self._index += 1
+        self._position = (self._position + 1) % len(self._frames)
+        self._sent[pts] = time.monotonic()
+        self._order.append(pts)
+        if len(self._sent) > 600:
+            for old in list(self._sent)[: len(self._sent) - 600]:
+                del self._sent[old]
+        return packet
+
+
+class Stream:
+    """One publisher and one subscriber through the relay under test."""
+
+    def __init__(self, index: int, client: WorkerClient, frames: list[bytes]) -> None:
+        self.consult_id = f"bench-{index}"
+        self.client = client
+        self.sent: dict[int, float] = {}
+        self.track = ReplayTrack(frames, self.sent)
+        self.publisher = create_peer_connection()
+        self.subscriber = create_peer_connection()
+        self.frames = 0
+        self.latencies: list[float] = []
+        self._received: list[EncodedFrame] = []
+        self._offset: int | None = None
+        self._signalling = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.keyframes = KeyframeRequester(self._no_pli, interval_s=0.5)
+        self.subscriber.on("track", self._on_track)
+
+    async def _no_pli(self) -> None:
+        return None
+
+    async def start(self) -> None:
+        await self.client.call(
+            "join", consult_id=self.consult_id, participant_id="pub", user_id="p", role="doctor"
+        )
+        await self.client.call(
+            "join", consult_id=self.consult_id, participant_id="sub", user_id="s", role="doctor"
+        )
+        sender = self.publisher.addTransceiver(self.track, direction="sendonly").sender
+        aiortc_internals.observe_keyframe_requests(sender, self.track.keyframe)
+        await self._offer(self.publisher, "pub")
+        self.subscriber.addTransceiver("video", direction="recvonly")
+        await self._offer(self.subscriber, "sub")
+
+    async def _offer(self, pc: RTCPeerConnection, participant_id: str) -> None:
+        async with self._signalling:
+            prepare_gathering(pc, LOOPBACK)
+            await pc.setLocalDescription(await pc.createOffer())
+            result = await self.client.call(
+                "offer",
+                consult_id=self.consult_id,
+                participant_id=participant_id,
+                sdp=pc.localDescription.sdp,
+            )
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=result["sdp"], type="answer"))
+
+    def on_event(self, message: dict[str, Any]) -> None:
+        if message.get("event") == "offer" and message.get("participant_id") == "sub":
+            task = asyncio.ensure_future(self._answer(message["data"]["sdp"]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, sdp: str) -> None:
+        async with self._signalling:
+            await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            prepare_gathering(self.subscriber, LOOPBACK)
+            await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
+            await self.client.call(
+                "answer",
+                consult_id=self.consult_id,
+                participant_id="sub",
+                sdp=self.subscriber.localDescription.sdp,
+            )
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        # As a browser does: frames are counted from a keyframe on, and a missing one is asked for (PLI).
+        receiver = next(t.receiver for t in self.subscriber.getTransceivers() if t.receiver.track is track)
+        assembler = FrameAssembler(VP8, self._on_frame, lambda: self.keyframes.request())
+
+        async def send_pli() -> None:
+            if assembler.ssrc is not None:
+                await aiortc_internals.send_pli(receiver, assembler.ssrc)
+
+        self.keyframes = KeyframeRequester(send_pli, interval_s=0.5)
+        aiortc_internals.install_jitter_buffer(receiver, assembler)
+
+    def _on_frame(self, frame: EncodedFrame) -> None:
+        self.frames += 1
+        if self._offset is None:
+            self._received.append(frame)
+            if len(self._received) >= 6:
+                self._match()
+            return
+        sent = self.sent.get(frame.timestamp + self._offset)
+        if sent is not None:
+            self.latencies.append(frame.arrival - sent)
+
+    def _match(self) -> None:
+        first = self._received[0].timestamp
+        gaps = [f.timestamp - first for f in self._received[1:]]
+        for pts in reversed(list(self.sent)):  # the most recent match: a relay delays by milliseconds
+            if all(pts + gap in self.sent for gap in gaps):
+                self._offset = pts - first
+                for frame in self._received:
+                    self.latencies.append(frame.arrival - self.sent[frame.timestamp + self._offset])
+                return
+        self._received.pop(0)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.track.stop()
+        await self.keyframes.close()
+        await self.publisher.close()
+        await self.subscriber.close()
+        try:
+            await self.client.call("close", consult_id=self.consult_id)
+        except Exception:
+            pass
+
+
+class Generator:
+    def __init__(self, conn: Connection, frames: list[bytes], first_index: int) -> None:
+        self.conn = conn
+        self.frames = frames
+        self.streams: list[Stream] = []
+        self.clients: dict[str, WorkerClient] = {}
+        self.next_index = first_index
+
+    def _route(self, message: dict[str, Any]) -> None:
+        consult_id = message.get("consult_id")
+        for stream in self.streams:
+            if stream.consult_id == consult_id:
+                stream.on_event(message)
+
+    async def _client(self, url: str, token: str) -> WorkerClient:
+        client = self.clients.get(url)
+        if client is None:
+            client = self.clients[url] = WorkerClient(url, token, on_event=self._route, call_timeout_s=60)
+            await client.connect()
+        return client
+
+    async def add(self, url: str, token: str, count: int) -> dict[str, Any]:
+        client = await self._client(url, token)
+        new = []
+        for _ in range(count):
+            new.append(Stream(self.next_index, client, self.frames))
+            self.next_index += 1
+        self.streams.extend(new)
+        failures = 0
+        for batch in range(0, len(new), 10):
+            results = await asyncio.gather(
+                *(s.start() for s in new[batch : batch + 10]), return_exceptions=True
+            )
+            failures += sum(1 for r in results if isinstance(r, BaseException))
+        return {"streams": len(self.streams), "failures": failures}
+
+    async def measure(self, seconds: float) -> dict[str, Any]:
+        for stream in self.streams:
+            stream.frames = 0
+            stream.latencies = []
+        sent_before = [s.track._index for s in self.streams]
+        cpu_before, start = cpu_seconds(os.getpid()), time.monotonic()
+        lags: list[float] = []
+        while time.monotonic() - start < seconds:
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            lags.append(time.monotonic() - before - 0.01)
+        elapsed = time.monotonic() - start
+        return {
+            "elapsed": elapsed,
+            "fps": [s.frames / elapsed for s in self.streams],
+            "sent_fps": [
+                (s.track._index - b) / elapsed for s, b in zip(self.streams, sent_before, strict=True)
+            ],
+            "latencies_ms": [round(v * 1000, 3) for s in self.streams for v in s.latencies],
+            "cpu": (cpu_seconds(os.getpid()) - cpu_before) / elapsed,
+            "server": await self._server_stats(),
+            "loop_lag_max_ms": round(max(lags, default=0) * 1000, 1),
+        }
+
+    async def _server_stats(self) -> dict[str, Any]:
+        totals: dict[str, Any] = {}
+        for client in self.clients.values():
+            try:
+                stats = await client.call("stats")
+            except Exception:
+                continue
+            for key, value in (stats or {}).items():
+                totals[key] = totals.get(key, 0) + value
+        return totals
+
+    async def clear(self) -> dict[str, Any]:
+        streams, self.streams = self.streams, []
+        for batch in range(0, len(streams), 20):
+            await asyncio.gather(*(s.close() for s in streams[batch : batch + 20]), return_exceptions=True)
+        for client in self.clients.values():
+            await client.close()
+        self.clients.clear()
+        return {"streams": 0}
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            command = await loop.run_in_executor(None, self.conn.recv)
+            name = command[0]
+            if name == "add":
+                reply = await self.add(*command[1:])
+            elif name == "measure":
+                reply = await self.measure(*command[1:])
+            elif name == "clear":
+                reply = await self.clear()
+            else:
+                await self.clear()
+                self.conn.send({"stopped": True})
+                return
+            self.conn.send(reply)
+
+
+def generator_main(conn: Connection, frames: list[bytes], first_index: int) -> None:
+    """Entry point of a generator process."""
+    asyncio.run(Generator(conn, frames, first_index).run())

@@ -1,0 +1,299 @@
+"""Relay benchmark: Jiayi's forwarding relay against stock aiortc `MediaRelay`, on the same load, in one run.
+
+The relays run in their own processes: Jiayi's in media worker processes started by `media.pool.MediaPool`
+(``--workers``, one by default: the figures are per worker process), the baseline in
+``bench/_relay_baseline.py`` (`MediaRelay`, which decodes once and re-encodes per subscriber). The load runs
+in ``--generators`` other processes (bench/_relay_load.py): each stream is a publisher sending pre-encoded
+640x480 VP8 at 30 fps and about 1 Mbps (encoded once, here, then replayed) and a subscriber receiving it
+through the relay, each on its own peer connection over loopback.
+
+Measured, from the relays' processes (/proc): server CPU-seconds per relayed stream-second, at the same
+load for both relays (``--compare-streams``) and at every ramp step for Jiayi; per-stream frames per second
+at the subscribers; relay-added latency (publisher send to the subscriber's last packet of the frame, same
+clock; see bench/_relay_load.py) p50/p95; and the largest number of streams Jiayi held, ramping up
+(``--steps``), where *held* means at least 95% of the streams received ≥ 29 fps. The generators' own CPU and
+fps sent are printed too: on a 2-core machine the load generator needs about as much CPU as the relay, so a
+step can fail because the generator, not the relay, ran out of CPU; the printed figures show which.
+
+The last line is JSON with ``jiayi_cpu_s_per_stream_s``, ``mediarelay_cpu_s_per_stream_s``, ``ratio``,
+``jiayi_max_streams``, ``jiayi_latency_p95_ms`` and more.
+
+    .venv/bin/python bench/relay.py [--quick] [--workers 1] [--generators 1] [--compare-streams 4]
+        [--steps 50,100,150,200] [--settle 4] [--measure 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import secrets
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+
+import av  # noqa: E402
+from _relay_load import cpu_seconds, generator_main  # noqa: E402
+from aiortc.codecs.vpx import Vp8Encoder, vp8_depayload  # noqa: E402
+
+from media.pool import MediaPool  # noqa: E402
+from media.settings import MediaSettings  # noqa: E402
+from media.worker import TOKEN_ENV  # noqa: E402
+
+TARGET = {"ratio": 25.0, "streams_per_worker": 150, "fps": 29.0, "latency_p95_ms": 10.0}
+GOP = 60
+
+
+def encode_frames(count: int = GOP, bitrate: int = 1_000_000) -> list[bytes]:
+    """`count` frames of 640x480 VP8 at about `bitrate`: a moving gradient with a moving textured patch, so the
+    encoder has work every frame; the first frame is a keyframe."""
+    encoder = Vp8Encoder()
+    encoder.target_bitrate = bitrate
+    width, height = 640, 480
+    gradient = bytes((x + y) % 256 for y in range(2 * height) for x in range(width))
+    texture = os.urandom(160 * 120)
+    frames = []
+    for index in range(count):
+        frame = av.VideoFrame(width, height, "yuv420p")
+        y_plane, u_plane, v_plane = frame.planes
+        shift = (index * 4) % height
+        luma = bytearray(gradient[shift * width : (shift + height) * width])
+        left, top = (index * 6) % (width - 160), (index * 3) % (height - 120)
+        for row in range(120):
+            start = (top + row) * width + left
+            luma[start : start + 160] = texture[row * 160 : (row + 1) * 160]
+        y_plane.update(bytes(luma))
+        u_plane.update(bytes([96 + index % 64]) * u_plane.buffer_size)
+        v_plane.update(bytes([160]) * v_plane.buffer_size)
+        frame.pts = index * 3000
+        frame.time_base = Fraction(1, 90000)
+        payloads, _ = encoder.encode(frame, force_keyframe=index == 0)
+        frames.append(b"".join(vp8_depayload(p) for p in payloads))
+    return frames
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+class Generators:
+    """The load generator processes, driven over pipes."""
+
+    def __init__(self, count: int, frames: list[bytes]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.processes = []
+        for index in range(count):
+            parent, child = context.Pipe()
+            process = context.Process(
+                target=generator_main, args=(child, frames, index * 100_000), daemon=True
+            )
+            process.start()
+            self.pipes.append(parent)
+            self.processes.append(process)
+        self.streams = 0
+
+    def _ask(self, commands: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        for pipe, command in zip(self.pipes, commands, strict=True):
+            pipe.send(command)
+        return [pipe.recv() for pipe in self.pipes]
+
+    def add(self, url: str, token: str, count: int) -> int:
+        share = [
+            count // len(self.pipes) + (1 if i < count % len(self.pipes) else 0)
+            for i in range(len(self.pipes))
+        ]
+        replies = self._ask([("add", url, token, n) for n in share])
+        self.streams += count
+        return sum(r["failures"] for r in replies)
+
+    def measure(self, seconds: float) -> dict[str, Any]:
+        replies = self._ask([("measure", seconds)] * len(self.pipes))
+        return {
+            "fps": [f for r in replies for f in r["fps"]],
+            "sent_fps": [f for r in replies for f in r["sent_fps"]],
+            "latencies_ms": [v for r in replies for v in r["latencies_ms"]],
+            "cpu": sum(r["cpu"] for r in replies),
+            "server": replies[0]["server"],
+            "loop_lag_max_ms": max(r["loop_lag_max_ms"] for r in replies),
+        }
+
+    def clear(self) -> None:
+        self._ask([("clear",)] * len(self.pipes))
+        self.streams = 0
+
+    def stop(self) -> None:
+        self._ask([("stop",)] * len(self.pipes))
+        for process in self.processes:
+            process.join(10)
+
+
+def server_cpu(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
+def run_load(
+    generators: Generators, pids: list[int], url: str, token: str, streams: int, settle: float, seconds: float
+) -> dict[str, Any]:
+    """Add streams up to `streams`, let them settle, then measure server CPU, fps and latency."""
+    failures = generators.add(url, token, streams - generators.streams) if streams > generators.streams else 0
+    time.sleep(settle)
+    cpu_before, start = server_cpu(pids), time.monotonic()
+    result = generators.measure(seconds)
+    elapsed = time.monotonic() - start
+    cpu = (server_cpu(pids) - cpu_before) / elapsed
+    fps = result["fps"]
+    latencies = result["latencies_ms"]
+    return {
+        "streams": streams,
+        "failures": failures,
+        "server_cpu": round(cpu, 3),
+        "cpu_s_per_stream_s": round(cpu / streams, 5),
+        "fps_mean": round(sum(fps) / len(fps), 2) if fps else 0.0,
+        "fps_p5": round(percentile(fps, 5), 2),
+        "sent_fps_mean": round(sum(result["sent_fps"]) / max(1, len(result["sent_fps"])), 2),
+        "latency_p50_ms": round(percentile(latencies, 50), 2),
+        "latency_p95_ms": round(percentile(latencies, 95), 2),
+        "generator_cpu": round(result["cpu"], 3),
+        "held": bool(fps) and percentile(fps, 5) >= TARGET["fps"],
+        "server_stats": result["server"],
+        "generator_loop_lag_max_ms": result["loop_lag_max_ms"],
+    }
+
+
+def show(label: str, row: dict[str, Any]) -> None:
+    print(
+        f"{label:>10} {row['streams']:4d} streams: server {row['server_cpu']:.2f} CPU "
+        f"({row['cpu_s_per_stream_s']:.4f} s/stream-s), fps mean {row['fps_mean']:.1f} p5 {row['fps_p5']:.1f} "
+        f"(sent {row['sent_fps_mean']:.1f}), latency p50 {row['latency_p50_ms']:.1f} p95 "
+        f"{row['latency_p95_ms']:.1f} ms, generator {row['generator_cpu']:.2f} CPU, failures {row['failures']}"
+        + ("" if row["held"] else "  << not held"),
+        flush=True,
+    )
+    if row.get("server_stats"):
+        print(
+            f"{'':>10} server: {row['server_stats']}; generator loop lag max {row['generator_loop_lag_max_ms']} ms",
+            flush=True,
+        )
+
+
+def start_baseline(token: str) -> tuple[subprocess.Popen[str], str]:
+    env = dict(os.environ, **{TOKEN_ENV: token})
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "_relay_baseline.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    ready = json.loads(process.stdout.readline())
+    return process, f"http://127.0.0.1:{ready['port']}/rpc"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (about a minute)")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--generators", type=int, default=1)
+    parser.add_argument("--compare-streams", type=int, default=4)
+    parser.add_argument("--steps", default="50,100,150,175,200")
+    parser.add_argument("--settle", type=float, default=4.0)
+    parser.add_argument("--measure", type=float, default=6.0)
+    args = parser.parse_args()
+    if args.quick:
+        args.steps, args.settle, args.measure = "50,150", 3.0, 4.0
+    steps = [int(s) for s in args.steps.split(",")]
+
+    frames = encode_frames()
+    bitrate = sum(len(f) for f in frames) * 8 * 30 / len(frames)
+    print(
+        f"load: 640x480 VP8, {len(frames)} pre-encoded frames, {bitrate / 1e6:.2f} Mbps at 30 fps", flush=True
+    )
+
+    generators = Generators(args.generators, frames)
+    pool = MediaPool(MediaSettings(workers=args.workers))
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(pool.start())
+    pids = pool.worker_pids
+    url = pool.endpoints()[0][1]
+    rows: dict[str, Any] = {}
+    try:
+        # Same load on both relays.
+        jiayi = run_load(
+            generators, pids, url, pool.rpc_token, args.compare_streams, args.settle, args.measure
+        )
+        show("jiayi", jiayi)
+        generators.clear()
+        token = secrets.token_urlsafe(24)
+        baseline, baseline_url = start_baseline(token)
+        try:
+            assert baseline.pid is not None
+            stock = run_load(
+                generators,
+                [baseline.pid],
+                baseline_url,
+                token,
+                args.compare_streams,
+                args.settle,
+                args.measure,
+            )
+            show("mediarelay", stock)
+            generators.clear()
+        finally:
+            assert baseline.stdin is not None
+            baseline.stdin.close()
+            baseline.wait(15)
+        # Jiayi ramps up on one worker (streams per worker process).
+        ramp = []
+        for streams in steps:
+            row = run_load(generators, pids[:1], url, pool.rpc_token, streams, args.settle, args.measure)
+            show("jiayi", row)
+            ramp.append(row)
+            if not row["held"]:
+                break
+        generators.clear()
+        held = [r for r in ramp if r["held"]]
+        best = held[-1] if held else ramp[0]
+        rows = {
+            "jiayi_cpu_s_per_stream_s": jiayi["cpu_s_per_stream_s"],
+            "mediarelay_cpu_s_per_stream_s": stock["cpu_s_per_stream_s"],
+            "ratio": round(stock["cpu_s_per_stream_s"] / jiayi["cpu_s_per_stream_s"], 1)
+            if jiayi["cpu_s_per_stream_s"] > 0
+            else None,
+            "compare_streams": args.compare_streams,
+            "jiayi_fps_mean": jiayi["fps_mean"],
+            "mediarelay_fps_mean": stock["fps_mean"],
+            "jiayi_latency_p50_ms": best["latency_p50_ms"],
+            "jiayi_latency_p95_ms": best["latency_p95_ms"],
+            "mediarelay_latency_p50_ms": stock["latency_p50_ms"],
+            "mediarelay_latency_p95_ms": stock["latency_p95_ms"],
+            "jiayi_max_streams": best["streams"] if held else 0,
+            "jiayi_cpu_s_per_stream_s_at_max": best["cpu_s_per_stream_s"],
+            "jiayi_worker_cpu_at_max": best["server_cpu"],
+            "generator_cpu_at_max": best["generator_cpu"],
+            "workers": args.workers,
+            "cores": os.cpu_count(),
+            "target": TARGET,
+        }
+    finally:
+        generators.stop()
+        loop.run_until_complete(pool.close())
+        loop.close()
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Fails loudly when aiortc or aioice no longer has the private names the relay relies on.
+
+If this fails after an upgrade: read media/aiortc_internals.py, check each code path against the new aiortc,
+adapt, then move the pin (pyproject.toml and PINNED_AIORTC_VERSION) together.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import aiortc
+import pytest
+from aiortc import RTCRtpReceiver
+
+from media import aiortc_internals
+
+
+def test_the_installed_aiortc_is_the_pinned_one() -> None:
+    assert aiortc.__version__ == aiortc_internals.PINNED_AIORTC_VERSION
+
+
+def test_every_private_name_has_the_expected_shape() -> None:
+    aiortc_internals.check()  # raises AiortcInternalsError naming what changed
+
+
+def test_the_check_notices_a_changed_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def renamed(self: RTCRtpReceiver, ssrc: int) -> None: ...
+
+    monkeypatch.setattr(RTCRtpReceiver, "_send_rtcp_pli", renamed)
+    with pytest.raises(aiortc_internals.AiortcInternalsError, match="_send_rtcp_pli"):
+        aiortc_internals.check()
+
+
+def test_the_check_notices_another_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aiortc, "__version__", "1.17.0")
+    with pytest.raises(aiortc_internals.AiortcInternalsError, match=r"1\.17\.0"):
+        aiortc_internals.check()
+
+
+def test_no_other_module_touches_aiortc_privates() -> None:
+    import media.forwarding
+    import media.ice
+    import media.negotiation
+    import media.room
+
+    for module in (media.forwarding, media.ice, media.room, media.negotiation):
+        source = inspect.getsource(module)
+        for name in (
+            "._send_rtcp_pli",
+            "._send_keyframe",
+            "._stream_id",
+            "._codecs",
+            "_RTCRtpReceiver__",
+            "._connection",
+            "._data",
+        ):
+            assert name not in source, f"{module.__name__} uses {name}: keep it in media/aiortc_internals.py"
