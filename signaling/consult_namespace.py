@@ -32,6 +32,7 @@ from consult.waiting_room import (
     require_may_check_in,
 )
 from signaling import payloads
+from signaling.media_events import MediaEvents
 from signaling.namespace import BaseNamespace, EventContext, event
 from signaling.presenters import member_json, queue_json
 from storage import consults, invites, residents
@@ -70,13 +71,14 @@ def participant_row(row: ConsultRow, user_id: int) -> ConsultParticipantRow | No
     return next((p for p in row.participants if p.user_id == user_id), None)
 
 
-class ConsultNamespace(BaseNamespace):
-    """Live consult events; see docs/protocol.md."""
+class ConsultNamespace(MediaEvents, BaseNamespace):
+    """Live consult events, video included (signaling/media_events.py); see docs/protocol.md."""
 
     def __init__(self, namespace: str, hub: Any) -> None:
         super().__init__(namespace, hub)
         #: This node's connections and the consult rooms (or queues) each is counted in.
         self._rooms_of_sid: dict[str, set[int]] = {}
+        self._init_media()
 
     # --- connection bookkeeping ---------------------------------------------------------------
 
@@ -116,6 +118,7 @@ class ConsultNamespace(BaseNamespace):
                 for p in row.participants:
                     if p.user_id == user_id and p.left_at is None and p.role in ("resident", "proxy"):
                         p.left_at = now  # must be admitted again
+        await self.leave_media(consult_id, user_id)
         await self.hub.drop_from_queue(consult_id, user_id)
         await self.broadcast_room(consult_id)
 
@@ -289,6 +292,7 @@ class ConsultNamespace(BaseNamespace):
         sid, user_id = ctx.sid, ctx.actor.user_id
 
         async def leave() -> None:
+            await self.leave_media(consult.id, user_id)
             await self.leave_room(sid, f"consult:{consult.id}")
             if consult.id in self._rooms_of_sid.get(sid, set()):
                 self._rooms_of_sid[sid].discard(consult.id)
@@ -322,6 +326,7 @@ class ConsultNamespace(BaseNamespace):
         ctx.out.emit(NAMESPACE, "removed", {"consult_id": consult.id}, f"user:{p.user_id}")
 
         async def mark() -> None:
+            await self.leave_media(consult.id, p.user_id)
             await self.hub.state.set_presence(consult.id, p.user_id, Presence.LEFT, ctx.now)
             await self.broadcast_room(consult.id)
 

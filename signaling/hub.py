@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import socketio
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from consult.access import Actor
 from consult.messaging import Conversation
 from consult.waiting_room import GRACE_PERIOD, Presence, QueueEntry, queue_order
+from media.turn import IceSettings
 from signaling.cache import TtlCache
 from signaling.chat_namespace import NAMESPACE as CHAT
 from signaling.chat_namespace import ChatNamespace, TeamInfo, deliver_now
@@ -35,6 +36,9 @@ from signaling.state import MemoryState, RedisState, RoomState
 from signaling.writer import MessageWriter
 from storage import audit, consults
 from storage.people import load_actor
+
+if TYPE_CHECKING:
+    from media.pool import MediaPool
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,7 @@ class Hub:
         cache_ttl_s: float = 60.0,
         max_in_flight: int = 16,
         busy_wait_s: float = 5.0,
+        ice: IceSettings | None = None,
     ) -> None:
         manager = (
             socketio.AsyncRedisManager(redis_url, channel=f"{redis_prefix}:socketio") if redis_url else None
@@ -108,6 +113,10 @@ class Hub:
         #: The sensitive-word list.
         self.words: TtlCache[str, list[str]] = TtlCache(cache_ttl_s)
         self._listener: asyncio.Task[None] | None = None
+        #: The consults' media rooms on worker processes (None: video is off); `web/app.py` starts them.
+        self.media: MediaPool | None = None
+        #: The STUN/TURN servers clients are told about.
+        self.ice = ice or IceSettings()
         #: Stores chat messages with group commit (see signaling/writer.py).
         self.writer = MessageWriter(self.transaction)
 
@@ -283,6 +292,7 @@ class Hub:
         await self.state.forget_room(consult_id)
         for key in [k for k in self._timers if k[0] == consult_id]:
             self.cancel_grace(*key)
+        await self.consult.close_media(consult_id)
 
     async def deliver(self, batches: list[tuple[Any, list[int]]]) -> None:
         """Deliver stored messages (e.g. a broadcast) to their recipients' connections."""

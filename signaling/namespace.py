@@ -134,15 +134,32 @@ def audit_record(
 Handler = Callable[[Any, EventContext, Any], Awaitable[dict[str, Any] | None]]
 
 
+@dataclass(frozen=True)
+class EventOptions:
+    """How `dispatch` runs an event."""
+
+    #: Audit a refusal by a domain access rule (who tried to reach what).
+    audit_denied: bool = False
+    #: False: the event only reads, so it does not wait for SQLite's write turn.
+    writes: bool = True
+    #: The payload's largest size, as JSON.
+    max_bytes: int = MAX_EVENT_BYTES
+
+
 def event(
-    model: type[BaseModel], *, audit_denied: bool = False, writes: bool = True
+    model: type[BaseModel],
+    *,
+    audit_denied: bool = False,
+    writes: bool = True,
+    max_bytes: int = MAX_EVENT_BYTES,
 ) -> Callable[[Handler], Callable[..., Any]]:
     """Declare a client event whose payload is `model`; the handler gets the context and the payload.
-    An event with `writes=False` only reads, so it does not wait for SQLite's write turn."""
+    See `EventOptions` for the keywords."""
+    options = EventOptions(audit_denied, writes, max_bytes)
 
     def decorate(handler: Handler) -> Callable[..., Any]:
         async def on_event(self: BaseNamespace, sid: str, data: Any = None) -> dict[str, Any]:
-            return await self.dispatch(sid, data, model, handler, audit_denied, writes)
+            return await self.dispatch(sid, data, model, handler, options)
 
         on_event.__doc__ = handler.__doc__
         on_event.payload_model = model  # type: ignore[attr-defined]
@@ -199,31 +216,19 @@ class BaseNamespace(socketio.AsyncNamespace):
         """Hook for namespaces that track presence."""
 
     async def dispatch(
-        self,
-        sid: str,
-        data: Any,
-        model: type[BaseModel],
-        handler: Handler,
-        audit_denied: bool,
-        writes: bool = True,
+        self, sid: str, data: Any, model: type[BaseModel], handler: Handler, options: EventOptions
     ) -> dict[str, Any]:
         """Run one event and count it by outcome; see the module docstring."""
         name = handler.__name__.removeprefix("on_")
         started = time.perf_counter()
-        answer = await self._dispatch(sid, data, model, handler, audit_denied, writes)
+        answer = await self._dispatch(sid, data, model, handler, options)
         outcome = answer["error"]["code"] if "error" in answer else "ok"
         self.hub.metrics.events.labels(self.namespace, name, outcome).inc()
         self.hub.metrics.seconds.labels(self.namespace, name).observe(time.perf_counter() - started)
         return answer
 
     async def _dispatch(
-        self,
-        sid: str,
-        data: Any,
-        model: type[BaseModel],
-        handler: Handler,
-        audit_denied: bool,
-        writes: bool,
+        self, sid: str, data: Any, model: type[BaseModel], handler: Handler, options: EventOptions
     ) -> dict[str, Any]:
         try:
             session_data = await self.get_session(sid)
@@ -236,8 +241,8 @@ class BaseNamespace(socketio.AsyncNamespace):
             size = len(json.dumps(data, ensure_ascii=False).encode())
         except (TypeError, ValueError):
             return error("validation_failed", "the payload is not JSON")
-        if size > MAX_EVENT_BYTES:
-            return error("payload_too_large", f"event payloads are limited to {MAX_EVENT_BYTES} bytes")
+        if size > options.max_bytes:
+            return error("payload_too_large", f"this event's payload is limited to {options.max_bytes} bytes")
         try:
             payload = model.model_validate({} if data is None else data)
         except ValidationError as err:
@@ -249,7 +254,7 @@ class BaseNamespace(socketio.AsyncNamespace):
         out = Outbox()
         now = self.hub.clock()
         try:
-            async with self.hub.event_slot(), self.hub.transaction(writes=writes) as session:
+            async with self.hub.event_slot(), self.hub.transaction(writes=options.writes) as session:
                 today = self.hub.today(now)
                 actor = await self.hub.actor(session, user_id, today)
                 if actor is None:
@@ -261,7 +266,7 @@ class BaseNamespace(socketio.AsyncNamespace):
         except HubBusy as err:
             return error("server_busy", str(err))
         except DomainError as err:
-            if audit_denied and isinstance(err, AccessDenied):
+            if options.audit_denied and isinstance(err, AccessDenied):
                 await self.hub.audit_separately(
                     audit_record(
                         actor,

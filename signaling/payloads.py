@@ -74,3 +74,35 @@ class RemoveParticipant(Payload):
 
 class SetDuty(Payload):
     status: DutyStatus
+
+
+#: Offers and answers from browsers are a few KiB; a consult's with many tracks stays well under this.
+MAX_SDP = 60 * 1024
+
+
+class MediaSdp(Payload):
+    consult_id: Id
+    sdp: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SDP)]
+
+
+class IceCandidateIn(Payload):
+    """`RTCIceCandidate.toJSON()` as browsers send it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    candidate: Annotated[str, StringConstraints(max_length=1024)]
+    sdpMid: Annotated[str | None, StringConstraints(max_length=64)] = None
+    sdpMLineIndex: int | None = Field(None, ge=0, le=1024)
+    usernameFragment: Annotated[str | None, StringConstraints(max_length=256)] = None
+
+
+class MediaCandidate(Payload):
+    consult_id: Id
+    candidate: IceCandidateIn | None = Field(None, description="null: the client has no more candidates")
+
+
+class MediaState(Payload):
+    consult_id: Id
+    audio: bool | None = None
+    video: bool | None = None
+    receive_video: bool | None = Field(None, description="false: audio only to this client (weak network)")

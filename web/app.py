@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from media.pool import MediaPool
 from signaling.hub import Hub
 from signaling.metrics import HubMetrics
 from storage.blobstore import BlobStore
@@ -88,6 +89,24 @@ async def _hub(app: web.Application) -> AsyncIterator[None]:
         await failures.close()
 
 
+async def _media(app: web.Application) -> AsyncIterator[None]:
+    """The media worker processes (video), when switched on; after the hub, which routes their events."""
+    settings = app[keys.SETTINGS].media
+    if settings is None:
+        log.info("video is off (JIAYI_MEDIA_WORKERS=0): chat and consult rooms only")
+        yield
+        return
+    hub = app[keys.HUB]
+    pool = MediaPool(settings, hub.consult.on_media_event)
+    await pool.start()
+    hub.media = pool
+    try:
+        yield
+    finally:
+        hub.media = None
+        await pool.close()
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> web.Application:
     """A Jiayi application for `settings`; `clock` replaces the wall clock (tests)."""
     app = web.Application(
@@ -125,10 +144,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         redis_prefix=settings.redis_prefix,
         grace_period_s=settings.grace_period_s,
         metrics=HubMetrics(registry),
+        ice=settings.ice,
     )
     hub.sio.attach(app, socketio_path="socket.io")
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_hub)
+    app.cleanup_ctx.append(_media)
 
     API.register(app)
     app.router.add_get("/api/openapi.json", openapi_json)

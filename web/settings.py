@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from media.settings import MediaSettings
+from media.turn import IceSettings
 from storage.crypto import CIPHERS
 
 
@@ -39,6 +41,10 @@ class Settings:
     max_json_bytes: int = 64 * 1024
     #: How long a dropped client keeps its place in a queue or consult room.
     grace_period_s: float = 60.0
+    #: Video: the media workers' settings, or None to switch video off (chat and rooms still work).
+    media: MediaSettings | None = None
+    #: The STUN/TURN servers handed to browsers, and the TURN REST secret shared with coturn.
+    ice: IceSettings = field(default_factory=IceSettings)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -96,6 +102,7 @@ def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
         ttl = int(env.get("JIAYI_TOKEN_TTL", str(8 * 3600)))
     except ValueError as err:
         raise SettingsError(f"JIAYI_PORT and JIAYI_TOKEN_TTL must be integers: {err}") from err
+    media, ice = _media_from_env(env)
     return Settings(
         database_url=database_url,
         secret_key=secret,
@@ -109,4 +116,36 @@ def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
         cipher=env.get("JIAYI_CIPHER", "AES-256-GCM"),
         token_ttl_s=ttl,
         timezone=env.get("JIAYI_TIMEZONE", "Asia/Shanghai"),
+        media=media,
+        ice=ice,
     )
+
+
+def _words(raw: str | None) -> tuple[str, ...]:
+    return tuple(w.strip() for w in (raw or "").split(",") if w.strip())
+
+
+def _media_from_env(env: Mapping[str, str]) -> tuple[MediaSettings | None, IceSettings]:
+    """JIAYI_MEDIA_WORKERS (default: one per core; 0 switches video off), JIAYI_MEDIA_HOSTS (the
+    addresses browsers reach the media workers on), JIAYI_STUN_URLS, JIAYI_TURN_URLS,
+    JIAYI_TURN_SECRET and JIAYI_TURN_TTL (seconds)."""
+    try:
+        workers = int(env["JIAYI_MEDIA_WORKERS"]) if env.get("JIAYI_MEDIA_WORKERS") else None
+        turn_ttl = int(env.get("JIAYI_TURN_TTL", "3600"))
+    except ValueError as err:
+        raise SettingsError(f"JIAYI_MEDIA_WORKERS and JIAYI_TURN_TTL must be integers: {err}") from err
+    try:
+        ice = IceSettings(
+            stun_urls=_words(env.get("JIAYI_STUN_URLS")),
+            turn_urls=_words(env.get("JIAYI_TURN_URLS")),
+            turn_secret=env.get("JIAYI_TURN_SECRET") or None,
+            turn_lifetime_s=turn_ttl,
+        )
+        if workers == 0:
+            return None, ice
+        media = MediaSettings(
+            host_addresses=_words(env.get("JIAYI_MEDIA_HOSTS")) or ("127.0.0.1",), workers=workers
+        )
+    except ValueError as err:
+        raise SettingsError(f"media settings: {err}") from err
+    return media, ice

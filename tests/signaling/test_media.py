@@ -1,0 +1,190 @@
+"""Video through the hub: offers, answers and candidates over `/consult`, media relayed by a worker process.
+
+The participants are real aiortc peers on loopback (tests/media/peers.py); the hub is a full app with
+one media worker, so every call goes browser stand-in → Socket.IO → hub → worker → relay and back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from media.settings import MediaSettings
+from tests.conftest import NOW
+from tests.media.peers import ClientPeer, eventually
+from tests.signaling.conftest import GRACE_S, Client, Clock, Live, ack_error, ack_ok
+from tests.signaling.test_rooms import _on_demand_consult
+from web import keys
+from web.app import create_app
+from web.settings import Settings
+
+
+@pytest.fixture
+def backend() -> str:
+    """The media path does not depend on the database: SQLite only."""
+    return "sqlite"
+
+
+@pytest.fixture
+async def live(settings: Settings, aiohttp_server: Any) -> AsyncIterator[Live]:
+    clock = Clock(NOW)
+    clock.set_local(10)
+    media = MediaSettings(host_addresses=("127.0.0.1",), workers=1)
+    app = create_app(replace(settings, grace_period_s=GRACE_S, media=media), clock=clock)
+    server: TestServer = await aiohttp_server(app)
+    node = Live(str(server.make_url("")).rstrip("/"), clock, app)
+    yield node
+    for client in node.clients:
+        if client.sio.connected:
+            await client.sio.disconnect()
+
+
+async def _peer(client: Client, consult_id: int, colour: str) -> ClientPeer:
+    """Join the consult's media and publish a camera of `colour` and a microphone."""
+    joined = ack_ok(await client.call("/consult", "media_join", {"consult_id": consult_id}))
+    assert joined["ice_servers"] == []  # no STUN/TURN configured: nothing, never a public default
+
+    async def send_offer(sdp: str) -> str:
+        ack = ack_ok(await client.call("/consult", "media_offer", {"consult_id": consult_id, "sdp": sdp}))
+        return str(ack["sdp"])
+
+    async def send_answer(sdp: str) -> None:
+        ack_ok(await client.call("/consult", "media_answer", {"consult_id": consult_id, "sdp": sdp}))
+
+    peer = ClientPeer(joined["participant_id"], send_offer, send_answer, colour=colour)
+    for name in ("offer", "media", "left", "connection", "error"):
+        client.sio.on(
+            f"media_{name}",
+            lambda data, name=name: peer.on_event(name, data),
+            namespace="/consult",
+        )
+    await peer.connect()
+    return peer
+
+
+async def _in_room(live: Live) -> tuple[int, Client, Client]:
+    consult_id = await _on_demand_consult(live)
+    doctor = await live.connect("doctor")
+    resident = await live.connect("resident")
+    ack_ok(await resident.call("/consult", "check_in", {"consult_id": consult_id}))
+    ack_ok(await doctor.call("/consult", "admit", {"consult_id": consult_id}))
+    ack_ok(await doctor.call("/consult", "join", {"consult_id": consult_id}))
+    ack_ok(await resident.call("/consult", "join", {"consult_id": consult_id}))
+    return consult_id, doctor, resident
+
+
+async def test_resident_and_doctor_see_each_other_through_the_relay(live: Live) -> None:
+    consult_id, doctor, resident = await _in_room(live)
+    doctor_peer = await _peer(doctor, consult_id, "blue")
+    resident_peer = await _peer(resident, consult_id, "red")
+    peers = {"doctor": doctor_peer, "resident": resident_peer}
+    try:
+        await eventually(
+            lambda: (
+                doctor_peer.got(resident_peer.participant_id).video_frames >= 10
+                and resident_peer.got(doctor_peer.participant_id).video_frames >= 10
+            ),
+            within_s=20,
+            what="both sides decoding the other's video",
+        )
+        assert "red" in doctor_peer.got(resident_peer.participant_id).colours
+        assert "blue" in resident_peer.got(doctor_peer.participant_id).colours
+        await eventually(
+            lambda: all(
+                p.got(o.participant_id).audio_frames > 10
+                for p in peers.values()
+                for o in peers.values()
+                if o is not p
+            ),
+            what="audio both ways",
+        )
+        # The doctor's offer told the resident's page whose tile it is.
+        assert {t["role"] for t in resident_peer.tracks.values()} == {"doctor"}
+
+        # The resident turns the camera off: the doctor is told and the video stops; audio goes on.
+        ack_ok(await resident.call("/consult", "media_state", {"consult_id": consult_id, "video": False}))
+        await eventually(
+            lambda: any(n == "media" and p.get("video") is False for n, p in doctor_peer.events),
+            what="the doctor told the resident's camera is off",
+        )
+        frames = doctor_peer.got(resident_peer.participant_id).video_frames
+        audio = doctor_peer.got(resident_peer.participant_id).audio_frames
+        await eventually(
+            lambda: doctor_peer.got(resident_peer.participant_id).audio_frames > audio + 20,
+            what="audio still flowing",
+        )
+        assert doctor_peer.got(resident_peer.participant_id).video_frames <= frames + 3
+
+        # The doctor ends the consult: the media room closes with it.
+        ack_ok(await doctor.call("/consult", "end", {"consult_id": consult_id}))
+        pool = live.app[keys.HUB].media
+        assert pool is not None
+        await eventually(lambda: pool.worker_of(str(consult_id)) is None, what="the media room closed")
+    finally:
+        for peer in peers.values():
+            await peer.close()
+
+
+async def test_media_is_for_those_in_the_room_and_bad_sdp_is_refused(live: Live) -> None:
+    consult_id, doctor, resident = await _in_room(live)
+    stranger = await live.connect("nurse")
+    assert (
+        ack_error(await stranger.call("/consult", "media_join", {"consult_id": consult_id}))["code"]
+        == "not_in_room"
+    )
+    assert (
+        ack_error(await doctor.call("/consult", "media_offer", {"consult_id": consult_id, "sdp": "v=0"}))[
+            "code"
+        ]
+        == "media_not_joined"
+    )
+    ack_ok(await doctor.call("/consult", "media_join", {"consult_id": consult_id}))
+    refused = ack_error(
+        await doctor.call("/consult", "media_offer", {"consult_id": consult_id, "sdp": "garbage"})
+    )
+    assert refused["code"] == "invalid_sdp"
+    oversized = "v=0\r\n" + "a=x\r\n" * 20_000
+    assert ack_error(
+        await doctor.call("/consult", "media_offer", {"consult_id": consult_id, "sdp": oversized})
+    )["code"] in ("payload_too_large", "validation_failed")
+    # The connection and the room still work.
+    peer = await _peer(resident, consult_id, "green")
+    await peer.close()
+
+
+async def test_a_dropped_resident_comes_back_within_grace_and_a_leaver_disappears(live: Live) -> None:
+    consult_id, doctor, resident = await _in_room(live)
+    doctor_peer = await _peer(doctor, consult_id, "blue")
+    first = await _peer(resident, consult_id, "red")
+    pid = first.participant_id
+    await eventually(lambda: doctor_peer.got(pid).video_frames >= 5, within_s=20, what="the resident's video")
+
+    # The phone drops off the network (no goodbye) and comes back on a new connection within the grace period.
+    await resident.sio.disconnect()
+    await first.close()
+    back = await live.connect("resident", resident.token)
+    ack_ok(await back.call("/consult", "join", {"consult_id": consult_id}))  # no re-admission needed
+    second = await _peer(back, consult_id, "green")
+    await eventually(
+        lambda: "green" in doctor_peer.got(pid).colours,
+        within_s=20,
+        what="the doctor seeing the resident again",
+    )
+    assert second.participant_id == pid  # the same tile, not a new one
+
+    # Leaving the room on purpose takes the resident out of the video for the others.
+    ack_ok(await back.call("/consult", "leave", {"consult_id": consult_id}))
+    await eventually(
+        lambda: any(n == "left" and p.get("participant_id") == pid for n, p in doctor_peer.events),
+        what="the doctor told the resident left",
+    )
+    pool = live.app[keys.HUB].media
+    assert pool is not None
+    stats = await pool.room_for(str(consult_id)).stats()
+    assert stats["participants"] == 1 and stats["peer_connections"] == 1
+    await second.close()
+    await doctor_peer.close()
