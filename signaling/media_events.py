@@ -33,6 +33,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/consult"
+#: The media room's event names → the names clients receive.
+EVENTS = {
+    "offer": "media_offer",
+    "media": "media_state",
+    "left": "media_left",
+    "connection": "media_connection",
+    "error": "media_error",
+}
 
 
 class MediaEvents:
@@ -161,9 +169,9 @@ class MediaEvents:
             )
             return
         sid = self._media_sids.get((consult_id, participant_id))
-        if sid is None:
-            return  # they left meanwhile
-        self._spawn(self.hub.sio.emit(f"media_{name}", body, to=sid, namespace=NAMESPACE))
+        if sid is None or name not in EVENTS:
+            return  # they left meanwhile, or a worker speaks of something clients need not hear
+        self._spawn(self.hub.sio.emit(EVENTS[name], body, to=sid, namespace=NAMESPACE))
 
     def _spawn(self, work: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work)

@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from media.settings import MediaSettings
+from signaling.media_events import EVENTS
 from tests.conftest import NOW
 from tests.media.peers import ClientPeer, eventually
 from tests.signaling.conftest import GRACE_S, Client, Clock, Live, ack_error, ack_ok
@@ -56,12 +57,8 @@ async def _peer(client: Client, consult_id: int, colour: str) -> ClientPeer:
         ack_ok(await client.call("/consult", "media_answer", {"consult_id": consult_id, "sdp": sdp}))
 
     peer = ClientPeer(joined["participant_id"], send_offer, send_answer, colour=colour)
-    for name in ("offer", "media", "left", "connection", "error"):
-        client.sio.on(
-            f"media_{name}",
-            lambda data, name=name: peer.on_event(name, data),
-            namespace="/consult",
-        )
+    for name, event in EVENTS.items():
+        client.sio.on(event, lambda data, name=name: peer.on_event(name, data), namespace="/consult")
     await peer.connect()
     return peer
 
