@@ -29,6 +29,7 @@ from signaling.chat_namespace import NAMESPACE as CHAT
 from signaling.chat_namespace import ChatNamespace, TeamInfo, deliver_now
 from signaling.consult_namespace import NAMESPACE as CONSULT
 from signaling.consult_namespace import ConsultNamespace
+from signaling.media_router import MediaRouter
 from signaling.metrics import HubMetrics
 from signaling.namespace import HubBusy
 from signaling.presenters import queue_json
@@ -113,8 +114,8 @@ class Hub:
         #: The sensitive-word list.
         self.words: TtlCache[str, list[str]] = TtlCache(cache_ttl_s)
         self._listener: asyncio.Task[None] | None = None
-        #: The consults' media rooms on worker processes (None: video is off); `web/app.py` starts them.
-        self.media: MediaPool | None = None
+        #: Where each consult's media lives; `web/app.py` gives it this node's media workers.
+        self.media_router = MediaRouter(redis_url=redis_url, prefix=redis_prefix)
         #: The STUN/TURN servers clients are told about.
         self.ice = ice or IceSettings()
         #: Stores chat messages with group commit (see signaling/writer.py).
@@ -129,10 +130,12 @@ class Hub:
         await self.state.ping()
         self._listener = await self.state.listen(self._forget)
         self.writer.start()
+        await self.media_router.start()
 
     async def stop(self) -> None:
         """Write the messages queued, cancel every grace timer and close the shared state."""
         await self.writer.stop()
+        await self.media_router.stop()
         timers = list(self._timers.values())
         self._timers.clear()
         for task in timers:
@@ -181,6 +184,11 @@ class Hub:
         """Commit an audit entry on its own (for refusals, whose transaction rolled back)."""
         async with self.transaction() as session:
             await audit.append(session, record, at=at)
+
+    @property
+    def media(self) -> MediaPool | None:
+        """This node's media workers (None: video is off here)."""
+        return self.media_router.pool
 
     # --- caches -------------------------------------------------------------------------------------
 

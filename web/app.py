@@ -99,11 +99,11 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     hub = app[keys.HUB]
     pool = MediaPool(settings, hub.consult.on_media_event)
     await pool.start()
-    hub.media = pool
+    hub.media_router.pool = pool
     try:
         yield
     finally:
-        hub.media = None
+        hub.media_router.pool = None
         await pool.close()
 
 

@@ -44,7 +44,7 @@ async def live(settings: Settings, aiohttp_server: Any) -> AsyncIterator[Live]:
             await client.sio.disconnect()
 
 
-async def _peer(client: Client, consult_id: int, colour: str) -> ClientPeer:
+async def media_peer(client: Client, consult_id: int, colour: str) -> ClientPeer:
     """Join the consult's media and publish a camera of `colour` and a microphone."""
     joined = ack_ok(await client.call("/consult", "media_join", {"consult_id": consult_id}))
     assert joined["ice_servers"] == []  # no STUN/TURN configured: nothing, never a public default
@@ -76,8 +76,8 @@ async def _in_room(live: Live) -> tuple[int, Client, Client]:
 
 async def test_resident_and_doctor_see_each_other_through_the_relay(live: Live) -> None:
     consult_id, doctor, resident = await _in_room(live)
-    doctor_peer = await _peer(doctor, consult_id, "blue")
-    resident_peer = await _peer(resident, consult_id, "red")
+    doctor_peer = await media_peer(doctor, consult_id, "blue")
+    resident_peer = await media_peer(resident, consult_id, "red")
     peers = {"doctor": doctor_peer, "resident": resident_peer}
     try:
         await eventually(
@@ -149,14 +149,14 @@ async def test_media_is_for_those_in_the_room_and_bad_sdp_is_refused(live: Live)
         await doctor.call("/consult", "media_offer", {"consult_id": consult_id, "sdp": oversized})
     )["code"] in ("payload_too_large", "validation_failed")
     # The connection and the room still work.
-    peer = await _peer(resident, consult_id, "green")
+    peer = await media_peer(resident, consult_id, "green")
     await peer.close()
 
 
 async def test_a_dropped_resident_comes_back_within_grace_and_a_leaver_disappears(live: Live) -> None:
     consult_id, doctor, resident = await _in_room(live)
-    doctor_peer = await _peer(doctor, consult_id, "blue")
-    first = await _peer(resident, consult_id, "red")
+    doctor_peer = await media_peer(doctor, consult_id, "blue")
+    first = await media_peer(resident, consult_id, "red")
     pid = first.participant_id
     await eventually(lambda: doctor_peer.got(pid).video_frames >= 5, within_s=20, what="the resident's video")
 
@@ -165,7 +165,7 @@ async def test_a_dropped_resident_comes_back_within_grace_and_a_leaver_disappear
     await first.close()
     back = await live.connect("resident", resident.token)
     ack_ok(await back.call("/consult", "join", {"consult_id": consult_id}))  # no re-admission needed
-    second = await _peer(back, consult_id, "green")
+    second = await media_peer(back, consult_id, "green")
     await eventually(
         lambda: "green" in doctor_peer.got(pid).colours,
         within_s=20,

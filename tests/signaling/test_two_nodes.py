@@ -15,7 +15,9 @@ import aiohttp
 import pytest
 import redis
 
+from tests.media.peers import eventually
 from tests.signaling.conftest import Live, ack_ok
+from tests.signaling.test_media import media_peer
 
 pytestmark = [pytest.mark.redis, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
 
@@ -54,6 +56,7 @@ def nodes(redis_up: None, database_url: str, tmp_path: Path) -> Iterator[tuple[s
         "JIAYI_SECRET_KEY": SECRET,
         "JIAYI_DATA_DIR": str(tmp_path / "var"),
         "JIAYI_LOG_LEVEL": "WARNING",
+        "JIAYI_MEDIA_WORKERS": "1",
     }
     ports = [_free_port(), _free_port()]
     procs = [
@@ -175,3 +178,35 @@ async def test_a_nurse_who_joins_on_a_chats_at_once_on_b(two: tuple[Live, Live])
     nurse_on_b = await b.connect("nurse", nurse_token)
     sent = await nurse_on_b.say(chat["id"], "血压计已经校准好了")
     await resident.wait_for("message", lambda m: m["id"] == sent["message"]["id"])
+
+
+async def test_a_resident_on_a_and_a_doctor_on_b_see_each_other(two: tuple[Live, Live]) -> None:
+    """The consult's media lives on one node; the other routes its participant's signalling there."""
+    a, b = two
+    token = await b.token("doctor")
+    status, body = await b.http(
+        "POST", "/api/consults", token, json={"resident_id": 2, "kind": "advice", "mode": "video"}
+    )
+    assert status == 201, body
+    consult_id = body["id"]
+    doctor = await b.connect("doctor", token)
+    resident = await a.connect("resident")
+    ack_ok(await resident.call("/consult", "check_in", {"consult_id": consult_id}))
+    ack_ok(await doctor.call("/consult", "admit", {"consult_id": consult_id}))
+    ack_ok(await doctor.call("/consult", "join", {"consult_id": consult_id}))
+    ack_ok(await resident.call("/consult", "join", {"consult_id": consult_id}))
+    doctor_peer = await media_peer(doctor, consult_id, "blue")
+    resident_peer = await media_peer(resident, consult_id, "red")
+    try:
+        await eventually(
+            lambda: (
+                "red" in doctor_peer.got(resident_peer.participant_id).colours
+                and "blue" in resident_peer.got(doctor_peer.participant_id).colours
+            ),
+            within_s=30,
+            what="each side decoding the other's video across nodes",
+        )
+        ack_ok(await doctor.call("/consult", "end", {"consult_id": consult_id}))
+    finally:
+        await doctor_peer.close()
+        await resident_peer.close()
