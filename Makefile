@@ -52,9 +52,10 @@ test: $(STAMP) $(NODE_STAMP) system-deps
 	@mkdir -p $(ARTIFACTS)
 	$(PY) -m pytest -q -p no:cacheprovider --junitxml=$(ARTIFACTS)/junit.xml
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(PY) bench/api.py
 	$(PY) bench/signaling.py
+	$(PY) bench/relay.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
