@@ -186,6 +186,14 @@ class LoadProcess:
             return f"join: {type(err).__name__}: {err}"
         if not isinstance(ack, dict) or not ack.get("ok"):
             return f"join refused: {ack}"
+        try:  # as the consult page does once in the room
+            ack = await client.sio.call(
+                "open_consult_chat", {"consult_id": client.room.consult_id}, namespace=CHAT, timeout=within
+            )
+        except Exception as err:  # a timeout too: every failure is counted, not raised
+            return f"open_consult_chat: {type(err).__name__}: {err}"
+        if not isinstance(ack, dict) or not ack.get("ok"):
+            return f"open_consult_chat refused: {ack}"
         return None
 
     async def connect(self, concurrency: int, within: float) -> dict[str, Any]:

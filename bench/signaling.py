@@ -6,7 +6,7 @@ consult in progress per pair, both admitted, with its chat) is written through t
 code before the server starts, and tokens are minted with the server's own key. The server runs in
 its own process (`run.py serve --demo`) on a fresh data folder; the clients run in `--workers`
 generator processes, each holding whole rooms, so a message's send and receive times come from one
-clock. Every client connects to /chat and /consult and `join`s its room; sends are open-loop (the
+clock. Every client connects to /chat and /consult, `join`s its room and opens its chat (as the consult page does); sends are open-loop (the
 rate does not drop when the server falls behind) and spread over all clients. Latency is from the
 sender's `send_message` to the other participant's `message` event, not the ack; a message never
 delivered counts with the time it had waited, so percentiles of an overloaded server are marked as

@@ -227,7 +227,7 @@ class ChatNamespace(BaseNamespace):
             if created:
                 deliver(ctx, message, recipients)
             return {"message": message_json(message), "duplicate": not created}
-        async with ctx.hub.transaction() as session:
+        async with ctx.hub.side_transaction() as session:
             wctx = dataclasses.replace(ctx, session=session)
             message, created = await messages.add_message(session, new)
             if created:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import socketio
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from consult.access import Actor
 from consult.messaging import Conversation
@@ -36,6 +36,7 @@ from signaling.presenters import queue_json
 from signaling.state import MemoryState, RedisState, RoomState
 from signaling.writer import MessageWriter
 from storage import audit, consults
+from storage.db import create_engine, create_sessionmaker
 from storage.people import load_actor
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ class Hub:
         self.sio.register_namespace(self.chat)
         self.sio.register_namespace(self.consult)
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._side_sessions: async_sessionmaker[AsyncSession] | None = None
+        self._side_engine: AsyncEngine | None = None
         self._serial: asyncio.Lock | None = None
         self._timers: dict[tuple[int, int], asyncio.Task[None]] = {}
         #: Events in their database transaction at once: no more than the connection pool holds, so an
@@ -119,7 +122,7 @@ class Hub:
         #: The STUN/TURN servers clients are told about.
         self.ice = ice or IceSettings()
         #: Stores chat messages with group commit (see signaling/writer.py).
-        self.writer = MessageWriter(self.transaction)
+        self.writer = MessageWriter(self.side_transaction)
 
     # --- life cycle -------------------------------------------------------------------------------
 
@@ -127,6 +130,12 @@ class Hub:
         """Give the hub its database (the same sessions and SQLite write turn as the HTTP API) and,
         with several nodes, check Redis answers now rather than at the first event."""
         self._sessions, self._serial = sessions, serial
+        # Writes that events wait for (the message writer, a message's alerts) get connections of
+        # their own: an event holding a pooled connection while it waits for them must never starve
+        # them of one (16 such events would empty the main pool, and each would wait for the others).
+        bind = sessions.kw["bind"]
+        self._side_engine = create_engine(bind.url.render_as_string(hide_password=False), pool_size=2)
+        self._side_sessions = create_sessionmaker(self._side_engine)
         await self.state.ping()
         self._listener = await self.state.listen(self._forget)
         self.writer.start()
@@ -146,6 +155,8 @@ class Hub:
             self._listener = None
         await asyncio.gather(*timers, return_exceptions=True)
         await self.state.close()
+        if self._side_engine is not None:
+            await self._side_engine.dispose()
 
     @property
     def timer_count(self) -> int:
@@ -174,6 +185,18 @@ class Hub:
             raise RuntimeError("the hub has not been started")
         turn = self._serial if writes and self._serial is not None else contextlib.nullcontext()
         async with turn, self._sessions() as session, session.begin():
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def side_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction on the hub's own small pool, for writes events wait for (see `start`)."""
+        if self._side_sessions is None:
+            raise RuntimeError("the hub has not been started")
+        async with (
+            self._serial or contextlib.nullcontext(),
+            self._side_sessions() as session,
+            session.begin(),
+        ):
             yield session
 
     def today(self, now: datetime | None = None) -> date:

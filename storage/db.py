@@ -40,14 +40,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine for `url` with the settings each backend needs."""
+def create_engine(url: str, *, echo: bool = False, pool_size: int | None = None) -> AsyncEngine:
+    """An async engine for `url` with the settings each backend needs; `pool_size` fixes the number
+    of connections (no overflow), for a pool of its own beside the main one."""
     url = normalize_url(url)
+    sizing: dict[str, Any] = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 0}
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, pool_pre_ping=False)
+        # Every session ends its transaction itself (commit or rollback), so the pool's own rollback
+        # on return would only cost one more trip to aiosqlite's thread per transaction.
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": 30},
+            pool_pre_ping=False,
+            pool_reset_on_return=None,
+            **sizing,
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url, echo=echo, pool_pre_ping=True, **({"pool_size": 10, "max_overflow": 10} | sizing)
+    )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

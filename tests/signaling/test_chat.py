@@ -7,6 +7,7 @@ import uuid
 
 from tests.signaling.conftest import Live, ack_error, ack_ok
 from tests.web.helpers import table_counts
+from web import keys
 
 
 def cid() -> str:
@@ -283,3 +284,20 @@ async def test_racing_retries_store_one_message(live: Live) -> None:
     ids = {ack_ok(a)["message"]["id"] for a in acks}
     assert len(ids) == 1
     assert sorted(a["duplicate"] for a in acks) == [False, True, True, True]
+
+
+async def test_messages_are_stored_while_every_pooled_connection_is_busy(live: Live) -> None:
+    """Events that wait for the message writer may hold the pool's connections; the writer has its own."""
+    resident = await live.connect("resident")
+    doctor = await live.connect("doctor")
+    conversation_id = await resident.open_conversation(2)
+    await resident.say(conversation_id, "先发一条")  # caches warm: the next send needs no query of its own
+    engine = live.app[keys.ENGINE]
+    pool_size = engine.pool.size() + engine.pool._max_overflow  # type: ignore[attr-defined]
+    held = [await engine.connect() for _ in range(pool_size)]
+    try:
+        sent = await resident.say(conversation_id, "连接池满了也要送到")
+        await doctor.wait_for("message", lambda m: m["id"] == sent["message"]["id"], within=5)
+    finally:
+        for connection in held:
+            await connection.close()

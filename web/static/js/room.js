@@ -1,14 +1,18 @@
 /**
  * One consult (/consults/{id}). The resident (or proxy) checks in and waits calmly, with their
  * place in the queue, until the doctor admits them; then they are in the room. Doctors,
- * nurses and specialists join the room at once. In the room: who is there, the consult's
- * chat, and (in a later issue) the video. The doctor ends the consult and, for a referral,
+ * nurses and specialists join the room at once. In the room: the video call (call.js), who is
+ * there, and the consult's chat; beside the video, the doctor has the resident's record in short
+ * and the visit note (callside.js), a specialist the part of the record the referral shares.
+ * The doctor ends the consult (and sees when the next follow-up is due) and, for a referral,
  * invites a specialist.
  */
 
 import {
-  api, consultKindMode, fill, formatDateTime, h, homeFor, showError, startPage,
+  api, consultKindMode, fill, formatDate, formatDateTime, h, homeFor, showError, startPage,
 } from "./app.js";
+import { createCall } from "./call.js";
+import { noteForm, recordSummary } from "./callside.js";
 import { conversationView } from "./conversation.js";
 import { label, onLanguageChange, t } from "./i18n.js";
 import { connect, connectionLine, liveErrorMessage, request, whenConnected } from "./live.js";
@@ -16,6 +20,8 @@ import { connect, connectionLine, liveErrorMessage, request, whenConnected } fro
 /** A waiting resident asks again for their place this often (checking in again keeps it). */
 const POSITION_REFRESH_MS = 15_000;
 const RESIDENT_SIDE = new Set(["resident", "proxy"]);
+/** Roles that see the resident's record beside the video. */
+const CLINICIANS = new Set(["doctor", "nurse", "specialist"]);
 const PRESENCE_TONE = { connected: "ok", reconnecting: "warn", left: "muted" };
 /** Where a room is over for good; nothing reconnects into it. */
 const FINAL = new Set(["ended", "left", "removed", "refused"]);
@@ -66,9 +72,13 @@ startPage({
       refusal: null,
       invite: null,
       inviteError: null,
+      nextDue: null, // the next follow-up's date, once the consult has ended
     };
     let view = null;
     let refreshTimer = null;
+    let call = null; // the video call, from the first time in the room
+    let record = null; // the resident's record in short, beside the video (clinicians)
+    let note = null; // the visit-note form (the doctor)
 
     const consultSocket = connect("/consult");
     const chat = connect("/chat");
@@ -79,14 +89,18 @@ startPage({
     const sub = h("p", { class: "lead", testid: "room-kind" });
     const stateBox = h("section", { class: "room-state", testid: "room-state", "aria-live": "polite" });
     const presence = h("section", { class: "card", testid: "presence" });
-    const video = h("section", { class: "video-area", testid: "video-area" });
+    const video = h("div", { class: "room-video" });
     const chatBox = h("section", { class: "card room-chat", testid: "room-chat" });
     const actions = h("div", { class: "room-actions", testid: "room-actions" });
+    // Clinicians: video, chat and who is here on one side, the record (and note) on the other;
+    // a resident: the video and who is here, then the chat. One column on a phone, video first.
+    const clinician = CLINICIANS.has(me.role);
+    const side = h("div", { class: "room-side", testid: "room-side" });
     const room = h("div", { class: "room", hidden: true },
       h("div", { class: "grid grid-2" },
-        h("div", {}, video, presence),
-        h("div", {}, chatBox)),
-      actions);
+        clinician ? h("div", {}, video, actions, chatBox, presence) : h("div", {}, video, presence),
+        clinician ? h("div", {}, side) : h("div", {}, chatBox)),
+      clinician ? null : actions);
     const after = h("div", { testid: "room-after" });
     fill(root, heading, sub, connectionLine(consultSocket, chat), stateBox, room, after);
 
@@ -117,7 +131,9 @@ startPage({
           return [t("room.connected")];
         case "ended":
           return [t(["cancelled", "no_show"].includes(state.consult?.status)
-            ? "room.cancelled" : "room.ended")];
+            ? "room.cancelled" : "room.ended"),
+          state.nextDue ? t("room.next_followup", { date: formatDate(state.nextDue) }) : null]
+            .filter(Boolean);
         case "left":
           return [t("room.left")];
         case "removed":
@@ -137,10 +153,11 @@ startPage({
       // Too early is no failure: said calmly, not in red.
       const calm = state.refusal?.code === "too_early" ? " room-state-calm" : "";
       stateBox.className = `room-state room-state-${state.phase}${calm}`;
+      const firstSub = { waiting: "queue-position", ended: "next-followup" }[state.phase] ?? null;
       fill(stateBox,
         h("p", { class: "room-state-main", testid: "room-state-main" }, main),
         rest.map((line, i) => h("p", { class: i === 0 ? "room-state-sub" : "muted",
-                                       testid: i === 0 ? "queue-position" : null }, line)));
+                                       testid: i === 0 ? firstSub : null }, line)));
     }
 
     function drawPresence() {
@@ -156,9 +173,52 @@ startPage({
                 label("presence", m.presence)))))));
     }
 
+    /** A participant's name, from who is here or, failing that, the consult's participants. */
+    function nameOf(userId) {
+      return state.members.find((m) => m.user_id === userId)?.display_name
+        ?? state.consult?.participants?.find((p) => p.user_id === userId)?.display_name ?? "";
+    }
+
+    function ensureCall() {
+      const mode = state.mode ?? state.consult?.mode;
+      if (call || mode === "text" || !window.RTCPeerConnection) return call;
+      const doctor = me.role === "doctor";
+      call = createCall({
+        socket: consultSocket,
+        consultId,
+        resident,
+        mode,
+        nameOf,
+        hangUp: doctor
+          ? { button: "room.end", text: "room.end", confirmText: "room.end_confirm", onConfirm: end }
+          : { button: "call.hang_up", text: "room.leave", confirmText: "room.leave_confirm",
+              onConfirm: leave },
+      });
+      return call;
+    }
+
     function drawVideo() {
-      // Video comes with the media issue; until then an honest, labelled place for it.
-      fill(video, h("p", { class: "video-label" }, t("room.video_soon")));
+      if (call) {
+        call.redraw();
+        if (video.firstChild !== call.node) fill(video, call.node); // a moved <video> may pause
+        return;
+      }
+      const mode = state.mode ?? state.consult?.mode;
+      // A text consult has no call; a browser without WebRTC says so and keeps the chat.
+      fill(video, h("section", { class: "call", testid: "video-area" },
+        h("p", { class: "call-state call-state-unavailable", testid: "call-state" },
+          t(mode === "text" ? "call.text_mode" : !window.RTCPeerConnection
+            ? "call.no_webrtc" : "call.connecting"))));
+    }
+
+    function drawSide() {
+      if (!clinician) return;
+      record?.redraw();
+      note?.redraw();
+      const parts = [record?.node, note?.node].filter(Boolean);
+      if (parts.some((part, i) => side.children[i] !== part) || side.children.length !== parts.length) {
+        fill(side, parts);
+      }
     }
 
     function drawInvite() {
@@ -215,6 +275,7 @@ startPage({
       room.hidden = state.phase !== "in_room";
       drawPresence();
       drawVideo();
+      drawSide();
       drawActions();
       drawAfter();
       chatBox.setAttribute("aria-label", t("room.chat"));
@@ -227,6 +288,7 @@ startPage({
       state.refusal = refusal;
       if (phase !== "waiting") stopRefresh();
       if (FINAL.has(phase)) {
+        call?.stop();
         consultSocket.disconnect();
         chat.disconnect();
       }
@@ -254,9 +316,13 @@ startPage({
         const { consult } = await request(consultSocket, "join", { consult_id: consultId });
         state.kind = consult.kind;
         state.mode = consult.mode;
+        ensureCall();
         setPhase("in_room");
         showError(null);
         openChat();
+        // In the room on this connection (first time, or again after a reconnect): the media
+        // starts afresh, on a new peer connection.
+        call?.start();
       } catch (err) {
         if (FINAL.has(state.phase)) return;
         if (err.code === "consult_closed") setPhase("ended");
@@ -308,12 +374,22 @@ startPage({
       }
     }
 
+    // The hub sends the room's `ended` before the ack of `end`: the page that ended the consult
+    // waits for its ack (it carries the next follow-up's date) before closing the connection.
+    let ending = false;
+    let endedSeen = false;
+
     async function end() {
+      ending = true;
       try {
-        await request(consultSocket, "end", { consult_id: consultId });
+        const ack = await request(consultSocket, "end", { consult_id: consultId });
+        state.nextDue = ack.next_task_due ?? null;
         setPhase("ended");
       } catch (err) {
-        complain(err);
+        if (endedSeen) setPhase("ended");
+        else complain(err);
+      } finally {
+        ending = false;
       }
     }
 
@@ -333,8 +409,31 @@ startPage({
       if (!mine(p)) return;
       state.members = p.members;
       drawPresence();
+      call?.redraw(); // names on the tiles
     });
-    consultSocket.on("ended", (p) => { if (mine(p)) setPhase("ended"); });
+    consultSocket.on("ended", (p) => {
+      if (!mine(p) || FINAL.has(state.phase)) return;
+      if (ending) {
+        endedSeen = true;
+        call?.stop();
+        return;
+      }
+      setPhase("ended");
+      if (resident) showNextVisit();
+    });
+
+    /** The resident is told the next visit date the doctor set in the note, if any. */
+    async function showNextVisit() {
+      try {
+        const consult = await api(`/api/consults/${consultId}`);
+        if (consult.next_visit_on) {
+          state.nextDue = consult.next_visit_on;
+          drawState();
+        }
+      } catch {
+        // Only a nicety: the resident's home page shows the next follow-up too.
+      }
+    }
     consultSocket.on("removed", (p) => { if (mine(p)) setPhase("removed"); });
 
     draw();
@@ -344,6 +443,11 @@ startPage({
       if (["ended", "cancelled", "no_show"].includes(state.consult.status)) {
         setPhase("ended");
         return;
+      }
+      if (clinician) {
+        record = recordSummary(state.consult.resident_id);
+        record.load();
+        if (me.role === "doctor") note = noteForm(consultId, state.consult);
       }
       draw();
     } catch {

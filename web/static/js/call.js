@@ -1,0 +1,693 @@
+/**
+ * The video call of one consult room: one RTCPeerConnection to the server's media relay, driven by
+ * the `/consult` namespace's media events (docs/protocol.md, media/room.py).
+ *
+ * The page offers first (its microphone and camera as sendonly transceivers, recvonly when it has
+ * none); the server answers, then offers the other participants' tracks whenever someone joins or
+ * leaves. The server is the impolite peer and the page the polite one: an offer of ours refused
+ * with `negotiation_collision` is rolled back, the server's offer answered, and ours sent again.
+ * Every step of signalling runs on one promise chain, in arrival order.
+ *
+ * What a resident sees: a big tile per other participant (name, role, "muted" / "camera off"
+ * marks), a small self-view, four big buttons (microphone, camera, audio only, hang up) and one
+ * plain line saying how the call is. A weak network (received video stalling, heavy loss) turns
+ * the call into audio only by itself, with a button to try video again; a dropped connection is
+ * joined again; no camera or no permission still lets them see and hear the others.
+ */
+
+import { fill, h } from "./app.js";
+import { label, t } from "./i18n.js";
+import { request } from "./live.js";
+
+/** How often the received media is measured (getStats) to notice a weak network. */
+const STATS_INTERVAL_MS = 2_000;
+/** Bad measurements in a row before switching to audio only: 3 × 2 s. */
+const WEAK_WINDOWS = 3;
+/** Received video below this many frames per second counts as bad. */
+const WEAK_FPS = 5;
+/** More than this share of packets lost counts as bad. */
+const WEAK_LOSS = 0.15;
+/** After connecting, or turning video back on, keyframes take a moment: not judged meanwhile. */
+const SETTLE_MS = 8_000;
+/** Waits between attempts to get the media back, growing, then repeating the last. */
+const RESTART_DELAYS_MS = [1_000, 2_000, 4_000, 8_000, 15_000];
+/** A connection "disconnected" this long is replaced (ICE usually recovers in a few seconds). */
+const DISCONNECTED_GRACE_MS = 6_000;
+/** After a collision, offer again by then even if the server's own offer never came. */
+const REOFFER_MS = 3_000;
+
+const CAMERA = {
+  width: { ideal: 640 },
+  height: { ideal: 480 },
+  frameRate: { ideal: 20, max: 24 },
+  facingMode: "user",
+};
+
+/**
+ * The call of consult `consultId` for the signed-in user.
+ *
+ * `socket`: the page's `/consult` socket (already in the room when `start()` is called);
+ * `resident`: true for a resident or proxy (plainer waiting words); `mode`: the consult's mode
+ * ("voice" starts as audio only); `nameOf(userId)`: a participant's display name;
+ * `hangUp`: {button, text, confirmText, onConfirm} (i18n keys and the action), the room's leave or
+ * end action, asked once more.
+ *
+ * Returns {node, start, stop, redraw}: `start()` (again) after every (re)join of the room,
+ * `stop()` when the room is over, `redraw()` after a language switch or new names.
+ */
+export function createCall({ socket, consultId, resident, mode, nameOf, hangUp }) {
+  const call = {
+    /** idle | connecting | connected | unstable | reconnecting | unavailable | ended */
+    status: "idle",
+    everConnected: false,
+    /** The current attempt; every async step checks it is still current. */
+    gen: 0,
+    session: null,
+    restartTimer: null,
+    restartAttempt: 0,
+    /** The page's own microphone and camera, asked for once and kept across reconnects. */
+    local: null,
+    localTried: false,
+    deviceProblem: null,
+    micOn: true,
+    camOn: mode !== "voice",
+    /** null, "chosen" (the audio-only button) or "weak" (switched by the network check). */
+    audioOnly: mode === "voice" ? "chosen" : null,
+    /** When video was last (re)started: the network check waits SETTLE_MS after it. */
+    videoSince: 0,
+    badWindows: 0,
+    lastSample: null,
+    /** Other participants in the media room: participant id → {user_id, role, audio, video}. */
+    participants: new Map(),
+    tiles: new Map(),
+    soundBlocked: false,
+    confirming: false,
+    stopped: false,
+  };
+
+  // --- the view ------------------------------------------------------------------------------
+
+  const stateLine = h("p", { class: "call-state", testid: "call-state", role: "status" });
+  const deviceNote = h("p", { class: "call-note", testid: "call-device-note", hidden: true });
+  const soundButton = h("button", { type: "button", class: "btn btn-primary btn-block btn-big",
+                                    testid: "call-sound", hidden: true, onclick: unlockSound });
+  const grid = h("div", { class: "call-grid", testid: "call-grid" });
+  const selfVideo = h("video", { class: "call-video", autoplay: true, playsinline: true });
+  selfVideo.muted = true; // never hear oneself
+  const selfTile = h("figure", { class: "call-self", testid: "call-self", hidden: true },
+    selfVideo, h("figcaption", { class: "call-self-name" }));
+  const empty = h("p", { class: "call-empty", testid: "call-empty" });
+  const stage = h("div", { class: "call-stage" }, grid, empty, selfTile);
+  const controls = h("div", { class: "call-controls", testid: "call-controls" });
+  const node = h("section", { class: "call", testid: "video-area" },
+    stateLine, deviceNote, soundButton, stage, controls);
+
+  function tileFor(participantId) {
+    let tile = call.tiles.get(participantId);
+    if (tile) return tile;
+    const video = h("video", { class: "call-video", autoplay: true, playsinline: true });
+    tile = {
+      video,
+      stream: null,
+      trackIds: "",
+      node: h("figure", { class: "call-tile", testid: "call-tile", "data-participant": participantId },
+        video,
+        h("div", { class: "call-avatar", "aria-hidden": "true" }),
+        h("figcaption", { class: "call-caption" })),
+    };
+    call.tiles.set(participantId, tile);
+    grid.append(tile.node);
+    return tile;
+  }
+
+  function drawTile(participantId, info) {
+    const tile = tileFor(participantId);
+    const name = nameOf(Number(info.user_id)) || label("role", info.role);
+    const showsVideo = info.video && !call.audioOnly && tile.stream?.getVideoTracks().length > 0;
+    tile.node.dataset.role = info.role;
+    tile.node.dataset.audio = String(Boolean(info.audio));
+    tile.node.dataset.video = String(Boolean(info.video));
+    tile.node.classList.toggle("call-tile-novideo", !showsVideo);
+    tile.node.querySelector(".call-avatar").textContent = [...name][0] ?? "";
+    fill(tile.node.querySelector(".call-caption"),
+      h("span", { class: "call-name", testid: "call-name" }, name),
+      h("span", { class: "call-role" }, label("role", info.role)),
+      info.audio ? null : h("span", { class: "call-badge", testid: "call-muted" }, t("call.muted_badge")),
+      info.video ? null : h("span", { class: "call-badge", testid: "call-camera-off" },
+        t("call.camera_off_badge")));
+  }
+
+  function drawTiles() {
+    for (const [participantId, tile] of call.tiles) {
+      if (!call.participants.has(participantId)) {
+        tile.video.srcObject = null;
+        tile.node.remove();
+        call.tiles.delete(participantId);
+      }
+    }
+    for (const [participantId, info] of call.participants) drawTile(participantId, info);
+    grid.dataset.count = String(call.tiles.size);
+    empty.hidden = call.tiles.size > 0;
+    empty.textContent = t(resident ? "call.waiting_doctor" : "call.waiting_others");
+  }
+
+  function stateText() {
+    switch (call.status) {
+      case "idle":
+      case "connecting":
+        return t("call.connecting");
+      case "connected":
+        if (call.audioOnly === "weak") return t("call.weak");
+        if (call.audioOnly === "chosen") return t("call.audio_only_on");
+        return t("call.connected");
+      case "unstable":
+      case "reconnecting":
+        return t("call.reconnecting");
+      case "unavailable":
+        return t("call.unavailable");
+      default:
+        return t("call.ended");
+    }
+  }
+
+  function drawState() {
+    stateLine.textContent = stateText();
+    const weak = call.status === "connected" && call.audioOnly === "weak";
+    node.dataset.status = call.status;
+    node.dataset.audioOnly = call.audioOnly ?? "";
+    stateLine.className = `call-state call-state-${weak ? "weak" : call.status}`;
+    deviceNote.hidden = !call.deviceProblem;
+    deviceNote.textContent = call.deviceProblem ? t(`call.device.${call.deviceProblem}`) : "";
+    soundButton.hidden = !call.soundBlocked;
+    soundButton.textContent = t("call.sound");
+  }
+
+  function controlButton({ testid, text, pressed = null, onclick, disabled = false, kind = "secondary" }) {
+    return h("button", { type: "button", class: `btn btn-${kind} btn-big call-button`, testid,
+                         "aria-pressed": pressed === null ? null : String(pressed),
+                         disabled, onclick }, text);
+  }
+
+  function drawControls() {
+    const live = !["unavailable", "ended"].includes(call.status);
+    stage.hidden = !live;
+    if (!live) {
+      fill(controls);
+      return;
+    }
+    const hasMic = Boolean(call.local?.getAudioTracks().length);
+    const hasCam = Boolean(call.local?.getVideoTracks().length);
+    if (call.confirming) {
+      fill(controls,
+        h("p", { class: "lead call-confirm-text" }, t(hangUp.confirmText)),
+        h("div", { class: "button-row call-confirm" },
+          controlButton({ testid: "hang-up-confirm", text: t(hangUp.text), kind: "danger",
+                          onclick: () => { call.confirming = false; hangUp.onConfirm(); } }),
+          controlButton({ testid: "hang-up-cancel", text: t("common.cancel"),
+                          onclick: () => { call.confirming = false; drawControls(); } })));
+      return;
+    }
+    fill(controls,
+      controlButton({ testid: "call-mic", pressed: hasMic && !call.micOn, disabled: !hasMic,
+                      text: t(hasMic && !call.micOn ? "call.unmute" : "call.mute"), onclick: toggleMic }),
+      controlButton({ testid: "call-camera", pressed: hasCam && !call.camOn,
+                      disabled: !hasCam || Boolean(call.audioOnly),
+                      text: t(hasCam && call.camOn && !call.audioOnly ? "call.camera_off" : "call.camera_on"),
+                      onclick: toggleCamera }),
+      call.audioOnly
+        ? controlButton({ testid: "call-video-again", kind: "primary",
+                          text: t(call.audioOnly === "weak" ? "call.try_video" : "call.video_back"),
+                          onclick: videoAgain })
+        : controlButton({ testid: "call-audio-only", text: t("call.audio_only"),
+                          onclick: () => goAudioOnly("chosen") }),
+      controlButton({ testid: "hang-up", kind: "danger", text: t(hangUp.button ?? hangUp.text),
+                      onclick: () => {
+                        call.confirming = true;
+                        drawControls();
+                        controls.querySelector('[data-testid="hang-up-confirm"]')?.focus();
+                      } }));
+  }
+
+  function drawSelf() {
+    const video = call.local?.getVideoTracks()[0];
+    const showing = Boolean(video) && call.camOn && !call.audioOnly && call.status !== "ended"
+      && call.status !== "unavailable";
+    selfTile.hidden = !showing;
+    if (showing && selfVideo.srcObject !== call.local) selfVideo.srcObject = call.local;
+    selfTile.querySelector("figcaption").textContent = t("call.me");
+  }
+
+  function redraw() {
+    drawState();
+    drawTiles();
+    drawSelf();
+    drawControls();
+    node.setAttribute("aria-label", t("call.label"));
+  }
+
+  function setStatus(status) {
+    call.status = status;
+    redraw();
+  }
+
+  // --- sound: a phone may refuse to play sound before a tap ---------------------------------
+
+  function play(video) {
+    video.play().catch((err) => {
+      if (err?.name === "NotAllowedError" && !call.soundBlocked) {
+        call.soundBlocked = true;
+        drawState();
+      }
+    });
+  }
+
+  function unlockSound() {
+    call.soundBlocked = false;
+    for (const tile of call.tiles.values()) if (tile.stream) play(tile.video);
+    drawState();
+  }
+
+  // --- the page's own microphone and camera ------------------------------------------------
+
+  async function getMedia(constraints) {
+    return navigator.mediaDevices.getUserMedia(constraints);
+  }
+
+  /** Ask for the microphone and camera once; say plainly what is missing and go on without it. */
+  async function ensureLocalMedia() {
+    if (call.localTried) return;
+    call.localTried = true;
+    if (!navigator.mediaDevices?.getUserMedia) {
+      call.deviceProblem = "insecure"; // getUserMedia needs https (or localhost)
+      return;
+    }
+    const wantVideo = mode !== "voice";
+    try {
+      call.local = await getMedia({ audio: true, video: wantVideo ? CAMERA : false });
+      return;
+    } catch (err) {
+      if (["NotAllowedError", "SecurityError"].includes(err?.name)) {
+        call.deviceProblem = "denied";
+        return;
+      }
+    }
+    // One of the two is missing or busy: take what there is.
+    try {
+      call.local = await getMedia({ audio: true });
+      call.deviceProblem = wantVideo ? "no_camera" : null;
+      return;
+    } catch { /* no microphone either */ }
+    if (wantVideo) {
+      try {
+        call.local = await getMedia({ video: CAMERA });
+        call.deviceProblem = "no_mic";
+        return;
+      } catch { /* nothing at all */ }
+    }
+    call.deviceProblem = "no_devices";
+  }
+
+  function applyLocalEnabled() {
+    for (const track of call.local?.getAudioTracks() ?? []) track.enabled = call.micOn;
+    for (const track of call.local?.getVideoTracks() ?? []) track.enabled = call.camOn && !call.audioOnly;
+  }
+
+  /** Tell the server (and so the others) what this page sends and whether it wants video. */
+  function sendState() {
+    const session = call.session;
+    if (!session?.offered) return;
+    request(socket, "media_state", {
+      consult_id: consultId,
+      audio: call.micOn && Boolean(call.local?.getAudioTracks().length),
+      video: call.camOn && !call.audioOnly && Boolean(call.local?.getVideoTracks().length),
+      receive_video: !call.audioOnly,
+    }).catch((err) => console.warn("media_state refused", err));
+  }
+
+  function toggleMic() {
+    call.micOn = !call.micOn;
+    applyLocalEnabled();
+    sendState();
+    redraw();
+  }
+
+  function toggleCamera() {
+    call.camOn = !call.camOn;
+    applyLocalEnabled();
+    sendState();
+    redraw();
+  }
+
+  function goAudioOnly(why) {
+    call.audioOnly = why;
+    call.badWindows = 0;
+    applyLocalEnabled();
+    sendState();
+    redraw();
+  }
+
+  function videoAgain() {
+    call.audioOnly = null;
+    call.camOn = true;
+    call.badWindows = 0;
+    call.videoSince = Date.now();
+    applyLocalEnabled();
+    sendState();
+    redraw();
+  }
+
+  // --- signalling: one chain, in arrival order ------------------------------------------------
+
+  let chain = Promise.resolve();
+
+  /** Run `step` after every earlier step; a failure of the current attempt starts a new one. */
+  function queue(gen, step) {
+    chain = chain.then(() => (gen === call.gen ? step() : undefined)).catch((err) => {
+      if (gen !== call.gen || call.stopped) return; // an old attempt's connection was closed under it
+      console.warn("call: signalling failed", err);
+      scheduleRestart();
+    });
+    return chain;
+  }
+
+  function current(session) {
+    return !call.stopped && call.session === session && session.pc.signalingState !== "closed";
+  }
+
+  async function sendOffer(session) {
+    if (!current(session)) return;
+    clearTimeout(session.reofferTimer);
+    session.needOffer = false;
+    const { pc } = session;
+    await pc.setLocalDescription(await pc.createOffer());
+    // From here the server may offer back (its offer can overtake the ack of ours).
+    session.offerSent = true;
+    let ack;
+    try {
+      ack = await request(socket, "media_offer", { consult_id: consultId, sdp: pc.localDescription.sdp });
+    } catch (err) {
+      if (!current(session)) return;
+      if (err.code !== "negotiation_collision") throw err;
+      // The polite side gives way: take ours back, answer the server's offer (queued after this
+      // step), then offer again; by REOFFER_MS at the latest if that offer never comes.
+      await pc.setLocalDescription({ type: "rollback" });
+      session.needOffer = true;
+      session.reofferTimer = setTimeout(() => {
+        if (session.needOffer) queue(session.gen, () => sendOffer(session));
+      }, REOFFER_MS);
+      return;
+    }
+    if (!current(session)) return;
+    await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+    const first = !session.offered;
+    session.offered = true;
+    if (first) sendState();
+    bindStreams();
+  }
+
+  async function answerServer(session, payload) {
+    if (!current(session)) return;
+    const { pc } = session;
+    if (pc.signalingState === "have-local-offer") await pc.setLocalDescription({ type: "rollback" });
+    await pc.setRemoteDescription({ type: "offer", sdp: payload.sdp });
+    session.tracks = payload.tracks ?? {};
+    call.participants = new Map(Object.entries(payload.participants ?? {}));
+    await pc.setLocalDescription(await pc.createAnswer());
+    await request(socket, "media_answer", { consult_id: consultId, sdp: pc.localDescription.sdp });
+    if (!current(session)) return;
+    bindStreams();
+    if (session.needOffer) await sendOffer(session);
+  }
+
+  /** Give each tile the tracks its participant publishes to this page (one MediaStream each). */
+  function bindStreams() {
+    const session = call.session;
+    if (!session) return;
+    const byParticipant = new Map();
+    for (const transceiver of session.pc.getTransceivers()) {
+      const meta = session.tracks[transceiver.mid];
+      const direction = transceiver.currentDirection;
+      if (!meta || (direction !== "recvonly" && direction !== "sendrecv")) continue;
+      const track = transceiver.receiver.track;
+      if (track.readyState === "ended") continue;
+      if (!byParticipant.has(meta.participant_id)) byParticipant.set(meta.participant_id, []);
+      byParticipant.get(meta.participant_id).push(track);
+    }
+    for (const [participantId] of call.participants) {
+      const tile = tileFor(participantId);
+      const tracks = byParticipant.get(participantId) ?? [];
+      const ids = tracks.map((track) => track.id).sort().join(",");
+      if (ids !== tile.trackIds) {
+        tile.trackIds = ids;
+        tile.stream = tracks.length ? new MediaStream(tracks) : null;
+        tile.video.srcObject = tile.stream;
+        if (tile.stream) play(tile.video);
+      }
+    }
+    redraw();
+  }
+
+  // --- one attempt: join the media, connect, offer -----------------------------------------------
+
+  function closeSession() {
+    const session = call.session;
+    call.session = null;
+    if (!session) return;
+    clearTimeout(session.reofferTimer);
+    clearTimeout(session.disconnectTimer);
+    session.pc.onicecandidate = null;
+    session.pc.onconnectionstatechange = null;
+    session.pc.ontrack = null;
+    session.pc.close();
+    for (const tile of call.tiles.values()) {
+      tile.video.srcObject = null;
+      tile.stream = null;
+      tile.trackIds = "";
+    }
+  }
+
+  function wire(session) {
+    const { pc } = session;
+    pc.onicecandidate = (event) => {
+      if (call.session !== session) return;
+      const candidate = event.candidate ? event.candidate.toJSON() : null;
+      request(socket, "media_candidate", { consult_id: consultId, candidate })
+        .catch((err) => console.warn("media_candidate refused", err));
+    };
+    pc.ontrack = () => { if (call.session === session) bindStreams(); };
+    pc.onconnectionstatechange = () => {
+      if (call.session !== session) return;
+      clearTimeout(session.disconnectTimer);
+      switch (pc.connectionState) {
+        case "connected":
+          call.everConnected = true;
+          call.restartAttempt = 0;
+          call.videoSince = Date.now();
+          call.badWindows = 0;
+          setStatus("connected");
+          break;
+        case "disconnected":
+          setStatus("unstable");
+          session.disconnectTimer = setTimeout(() => {
+            if (call.session === session && pc.connectionState !== "connected") scheduleRestart();
+          }, DISCONNECTED_GRACE_MS);
+          break;
+        case "failed":
+          scheduleRestart();
+          break;
+        default:
+          break;
+      }
+    };
+  }
+
+  function addTransceivers(pc) {
+    const audio = call.local?.getAudioTracks()[0];
+    const video = call.local?.getVideoTracks()[0];
+    const streams = call.local ? [call.local] : [];
+    if (audio) pc.addTransceiver(audio, { direction: "sendonly", streams });
+    else pc.addTransceiver("audio", { direction: "recvonly" });
+    if (video) pc.addTransceiver(video, { direction: "sendonly", streams });
+    else pc.addTransceiver("video", { direction: "recvonly" });
+  }
+
+  /** (Re)start the media: after joining the room, after a reconnect, after the worker restarted. */
+  function start() {
+    if (call.stopped) return;
+    clearTimeout(call.restartTimer);
+    call.restartTimer = null;
+    call.gen += 1;
+    const gen = call.gen;
+    closeSession();
+    setStatus(call.everConnected ? "reconnecting" : "connecting");
+    queue(gen, async () => {
+      let joined;
+      try {
+        joined = await request(socket, "media_join", { consult_id: consultId });
+      } catch (err) {
+        if (gen !== call.gen) return;
+        if (err.code === "media_unavailable") {
+          setStatus("unavailable");
+          return;
+        }
+        // Not in the room on this connection (yet): the room joins again and calls start().
+        if (["not_in_room", "consult_closed", "not_authenticated"].includes(err.code)) return;
+        throw err;
+      }
+      await ensureLocalMedia();
+      if (gen !== call.gen) return;
+      applyLocalEnabled();
+      const pc = new RTCPeerConnection({ iceServers: joined.ice_servers ?? [], bundlePolicy: "max-bundle" });
+      const session = { gen, pc, tracks: {}, offerSent: false, offered: false, needOffer: false,
+                        reofferTimer: null, disconnectTimer: null };
+      call.session = session;
+      wire(session);
+      addTransceivers(pc);
+      redraw();
+      await sendOffer(session);
+    });
+  }
+
+  function scheduleRestart() {
+    if (call.stopped || call.status === "unavailable" || call.restartTimer) return;
+    closeSession();
+    setStatus("reconnecting");
+    const delay = RESTART_DELAYS_MS[Math.min(call.restartAttempt, RESTART_DELAYS_MS.length - 1)];
+    call.restartAttempt += 1;
+    call.restartTimer = setTimeout(() => {
+      call.restartTimer = null;
+      // While the socket is down the room joins again on reconnect and starts the media then.
+      if (socket.connected) start();
+    }, delay);
+  }
+
+  /** Close everything: the connection, the microphone and camera, the timers. */
+  function stop() {
+    if (call.stopped) return;
+    call.stopped = true;
+    call.gen += 1;
+    clearTimeout(call.restartTimer);
+    clearInterval(statsTimer);
+    closeSession();
+    for (const track of call.local?.getTracks() ?? []) track.stop();
+    call.local = null;
+    selfVideo.srcObject = null;
+    call.participants.clear();
+    call.confirming = false;
+    if (window.jiayiCall === diagnostics) delete window.jiayiCall;
+    setStatus("ended");
+  }
+
+  // --- what the server says ----------------------------------------------------------------------
+
+  const mine = (payload) => payload?.consult_id === consultId;
+  socket.on("media_offer", (payload) => {
+    const session = call.session;
+    // An offer that arrives before this attempt's own offer belongs to the connection it replaced.
+    if (!mine(payload) || !session?.offerSent) return;
+    queue(session.gen, () => answerServer(session, payload));
+  });
+  socket.on("media_state", (payload) => {
+    if (!mine(payload)) return;
+    const info = call.participants.get(payload.participant_id);
+    if (!info) return;
+    info.audio = payload.audio;
+    info.video = payload.video;
+    drawTiles();
+  });
+  socket.on("media_left", (payload) => {
+    if (!mine(payload)) return;
+    call.participants.delete(payload.participant_id);
+    drawTiles();
+  });
+  socket.on("media_connection", (payload) => {
+    if (!mine(payload) || !call.session?.offered) return;
+    if (payload.state === "failed") scheduleRestart();
+  });
+  socket.on("media_error", (payload) => {
+    if (!mine(payload)) return;
+    console.warn("media error", payload.code, payload.message);
+    if (payload.code === "renegotiation_failed") scheduleRestart();
+  });
+  socket.on("media_restart", (payload) => {
+    if (mine(payload) && call.session) start();
+  });
+  socket.on("disconnect", () => {
+    if (!call.stopped && ["connecting", "connected", "unstable"].includes(call.status)) {
+      setStatus("reconnecting");
+    }
+  });
+
+  // --- watching the network ----------------------------------------------------------------------
+
+  /** What this page receives, per participant: frames decoded, audio packets (getStats). */
+  async function inbound() {
+    const session = call.session;
+    if (!session) return {};
+    const out = {};
+    const stats = await session.pc.getStats();
+    for (const report of stats.values()) {
+      if (report.type !== "inbound-rtp") continue;
+      const meta = session.tracks[report.mid];
+      if (!meta) continue;
+      const entry = out[meta.participant_id] ??= {
+        role: meta.role, framesDecoded: 0, audioPackets: 0, videoPackets: 0, packetsLost: 0,
+      };
+      if (report.kind === "video") {
+        entry.framesDecoded += report.framesDecoded ?? 0;
+        entry.videoPackets += report.packetsReceived ?? 0;
+      } else {
+        entry.audioPackets += report.packetsReceived ?? 0;
+      }
+      entry.packetsLost += report.packetsLost ?? 0;
+    }
+    return out;
+  }
+
+  /** Sustained stalled video or heavy loss: switch to audio only rather than drop the call. */
+  async function checkNetwork() {
+    if (call.status !== "connected" || call.audioOnly || !call.session?.offered) {
+      call.lastSample = null;
+      return;
+    }
+    let per;
+    try {
+      per = await inbound();
+    } catch {
+      return;
+    }
+    const now = Date.now();
+    const previous = call.lastSample;
+    call.lastSample = { at: now, per };
+    if (!previous || now - call.videoSince < SETTLE_MS) return;
+    const seconds = (now - previous.at) / 1000;
+    let fpsSum = 0;
+    let videoStreams = 0;
+    let lost = 0;
+    let received = 0;
+    for (const [participantId, entry] of Object.entries(per)) {
+      const before = previous.per[participantId];
+      if (!before) continue;
+      lost += Math.max(0, entry.packetsLost - before.packetsLost);
+      received += Math.max(0, entry.audioPackets + entry.videoPackets
+        - before.audioPackets - before.videoPackets);
+      if (call.participants.get(participantId)?.video) {
+        fpsSum += (entry.framesDecoded - before.framesDecoded) / seconds;
+        videoStreams += 1;
+      }
+    }
+    const stalled = videoStreams > 0 && fpsSum / videoStreams < WEAK_FPS;
+    const lossy = received + lost > 50 && lost / (received + lost) > WEAK_LOSS;
+    call.badWindows = stalled || lossy ? call.badWindows + 1 : 0;
+    if (call.badWindows >= WEAK_WINDOWS) goAudioOnly("weak");
+  }
+
+  const statsTimer = setInterval(checkNetwork, STATS_INTERVAL_MS);
+  /** For support and tests: what this page receives, without reaching into the page's closures. */
+  const diagnostics = { inbound, status: () => call.status,
+    debug: () => ({ local: call.session?.pc.localDescription?.sdp, remote: call.session?.pc.remoteDescription?.sdp, tracks: call.session?.tracks }) };
+  window.jiayiCall = diagnostics;
+
+  redraw();
+  return { node, start, stop, redraw };
+}
