@@ -500,3 +500,100 @@ class InviteRow(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ConsentRow(Base):
+    """One answer to a recording request (FHIR Consent): who, for whom, which consult, what, when, the
+    text version shown. Answers are never updated: a withdrawal is a new row."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consult_id: Mapped[int] = mapped_column(ForeignKey("consults.id"), index=True)
+    recording_id: Mapped[int | None] = mapped_column(ForeignKey("recordings.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    on_behalf_of_resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
+    decision: Mapped[str] = mapped_column(String(20))
+    decided_at: Mapped[datetime]
+    text_version: Mapped[str] = mapped_column(String(40))
+
+
+class StandingConsentRow(Base):
+    """A resident's standing consent to recording their follow-up consults, given on their contract."""
+
+    __tablename__ = "standing_consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    given_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    given_at: Mapped[datetime]
+    text_version: Mapped[str] = mapped_column(String(40))
+    withdrawn_at: Mapped[datetime | None]
+
+
+class RecordingRow(Base):
+    """A consult's recording: its status and timeline, its one data key, and its retention."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consult_id: Mapped[int] = mapped_column(ForeignKey("consults.id"), index=True)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    #: Every segment of every track is sealed with this key; destroying it shreds the recording.
+    key_id: Mapped[str] = mapped_column(ForeignKey("data_keys.id"))
+    algorithm: Mapped[str] = mapped_column(String(20))
+    timeline: Mapped[list[Any]] = mapped_column(default=list)
+    #: False when the recorder stopped without closing its tracks (a worker died).
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_on: Mapped[date | None] = mapped_column(Date, index=True)
+    destroyed_at: Mapped[datetime | None]
+    destroyed_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class RecordingTrackRow(Base):
+    """One participant's audio or video in a recording, stored as segments."""
+
+    __tablename__ = "recording_tracks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    codec: Mapped[str] = mapped_column(String(20))
+    container: Mapped[str] = mapped_column(String(20))
+
+
+class RecordingSegmentRow(Base):
+    """A short piece of a track (about 10 s), encrypted in the blob store."""
+
+    __tablename__ = "recording_segments"
+    __table_args__ = (UniqueConstraint("track_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("recording_tracks.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    blob_id: Mapped[str] = mapped_column(ForeignKey("blobs.id"))
+    #: Milliseconds from the recording's start, so tracks play side by side in sync.
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class LegalHoldRow(Base):
+    """A compliance officer's hold on a record: nothing under it is destroyed until released."""
+
+    __tablename__ = "legal_holds"
+    __table_args__ = (Index("ix_legal_holds_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(500))
+    set_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+    released_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
