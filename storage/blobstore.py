@@ -98,6 +98,24 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def blob_path(root: Path, blob_id: str) -> Path:
+    """Where an object's bytes live under `root` (two levels of fan-out keep folders small)."""
+    return root / blob_id[:2] / blob_id[2:4] / blob_id
+
+
+def new_blob_id() -> str:
+    """A fresh object id."""
+    return secrets.token_hex(16)
+
+
+def write_sealed(root: Path, blob_id: str, key_id: str, algorithm: str, data_key: bytes, data: bytes) -> str:
+    """Seal `data` under the data key and write it as object `blob_id` (atomically, fsynced); returns
+    its SHA-256. Blocking: for a media worker, which holds a recording's data key and no database;
+    the object exists for readers once `BlobStore.register` records it."""
+    _write_atomic(blob_path(root, blob_id), _seal(algorithm, data_key, blob_id, key_id, data))
+    return hashlib.sha256(data).hexdigest()
+
+
 class BlobStore:
     """Encrypted objects in a local folder, their facts and keys in the database."""
 
@@ -108,8 +126,8 @@ class BlobStore:
         self.cipher_name = cipher_name
 
     def path_of(self, blob_id: str) -> Path:
-        """Where the object's bytes live (two levels of fan-out keep folders small)."""
-        return self.root / blob_id[:2] / blob_id[2:4] / blob_id
+        """Where the object's bytes live."""
+        return blob_path(self.root, blob_id)
 
     async def new_key(self, session: AsyncSession) -> str:
         """Create a data key for one or more objects; returns its id."""
@@ -125,6 +143,40 @@ class BlobStore:
         )
         await session.flush()
         return key_id
+
+    async def data_key(self, session: AsyncSession, key_id: str) -> tuple[str, bytes]:
+        """The algorithm and the unwrapped data key, for a process that seals objects itself (a media
+        worker recording segments with `write_sealed`); never stored or logged."""
+        return await self._data_key(session, key_id)
+
+    async def register(
+        self,
+        session: AsyncSession,
+        *,
+        blob_id: str,
+        key_id: str,
+        algorithm: str,
+        content_type: str,
+        size: int,
+        sha256: str,
+        created_by: int | None = None,
+    ) -> StoredBlob:
+        """Record an object written by `write_sealed` elsewhere (its file must exist)."""
+        if not await asyncio.to_thread(self.path_of(blob_id).exists):
+            raise BlobNotFound(f"blob {blob_id}: no such file to register")
+        session.add(
+            BlobRow(
+                id=blob_id,
+                key_id=key_id,
+                algorithm=algorithm,
+                content_type=content_type,
+                size=size,
+                sha256=sha256,
+                created_by=created_by,
+            )
+        )
+        await session.flush()
+        return StoredBlob(blob_id, key_id, algorithm, content_type, size, sha256)
 
     async def _data_key(self, session: AsyncSession, key_id: str) -> tuple[str, bytes]:
         row = await session.get(DataKeyRow, key_id)
@@ -152,10 +204,8 @@ class BlobStore:
         if key_id is None:
             key_id = await self.new_key(session)
         algorithm, data_key = await self._data_key(session, key_id)
-        blob_id = secrets.token_hex(16)
-        sealed = _seal(algorithm, data_key, blob_id, key_id, data)
-        await asyncio.to_thread(_write_atomic, self.path_of(blob_id), sealed)
-        digest = hashlib.sha256(data).hexdigest()
+        blob_id = new_blob_id()
+        digest = await asyncio.to_thread(write_sealed, self.root, blob_id, key_id, algorithm, data_key, data)
         session.add(
             BlobRow(
                 id=blob_id,

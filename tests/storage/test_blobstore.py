@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.blobstore import BlobCorrupted, BlobNotFound, BlobStore, KeyDestroyed
+from storage.blobstore import BlobCorrupted, BlobNotFound, BlobStore, KeyDestroyed, new_blob_id, write_sealed
 from storage.crypto import MasterKey
 from storage.db import create_engine, create_sessionmaker
 
@@ -111,3 +111,39 @@ async def test_other_master_key_cannot_read(
     async with sessions() as session:
         with pytest.raises(Exception, match="master key"):
             await stranger.get(session, blob.id)
+
+
+async def test_an_object_sealed_elsewhere_reads_back_once_registered(
+    store: BlobStore, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A media worker seals segments with the recording's key and no database; the hub registers them."""
+    async with sessions() as session, session.begin():
+        key_id = await store.new_key(session)
+        algorithm, data_key = await store.data_key(session, key_id)
+    blob_id = new_blob_id()
+    segment = b"\x1aE\xdf\xa3" + b"webm cluster" * 100
+    digest = write_sealed(store.root, blob_id, key_id, algorithm, data_key, segment)
+    assert b"webm" not in store.path_of(blob_id).read_bytes()
+    async with sessions() as session, session.begin():
+        await store.register(
+            session,
+            blob_id=blob_id,
+            key_id=key_id,
+            algorithm=algorithm,
+            content_type="video/webm",
+            size=len(segment),
+            sha256=digest,
+        )
+    async with sessions() as session:
+        assert await store.get(session, blob_id) == segment
+    async with sessions() as session, session.begin():
+        with pytest.raises(BlobNotFound):
+            await store.register(
+                session,
+                blob_id=new_blob_id(),
+                key_id=key_id,
+                algorithm=algorithm,
+                content_type="video/webm",
+                size=1,
+                sha256=digest,
+            )
