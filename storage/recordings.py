@@ -1,0 +1,254 @@
+"""Recordings, their consents, segments and legal holds; and purging what has expired.
+
+A recording has one data key in the blob store: every segment of every track is sealed with it, so
+destroying the key (crypto-shredding) makes the whole recording unreadable at once, wherever copies of
+its files went; the files are deleted afterwards and the rows stay as a tombstone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consult.recording import (
+    ConsentRecord,
+    Decision,
+    RecordingStatus,
+    TimelineEntry,
+    TimelineKind,
+)
+from consult.retention import LegalHold, RecordKind, RetentionPolicy
+from storage.blobstore import BlobNotFound, BlobStore
+from storage.models import (
+    ConsentRow,
+    LegalHoldRow,
+    RecordingRow,
+    RecordingSegmentRow,
+    RecordingTrackRow,
+)
+
+#: What a legal hold on a recording names as its entity.
+RECORDING = "recording"
+
+
+def consent_of(row: ConsentRow) -> ConsentRecord:
+    """The domain view of a consent row."""
+    return ConsentRecord(
+        consult_id=row.consult_id,
+        user_id=row.user_id,
+        decision=Decision(row.decision),
+        decided_at=row.decided_at,
+        text_version=row.text_version,
+        on_behalf_of_resident_id=row.on_behalf_of_resident_id,
+    )
+
+
+def hold_of(row: LegalHoldRow) -> LegalHold:
+    """The domain view of a legal hold row."""
+    return LegalHold(
+        id=row.id,
+        reason=row.reason,
+        set_by_user_id=row.set_by,
+        set_at=row.set_at,
+        released_at=row.released_at,
+        released_by_user_id=row.released_by,
+    )
+
+
+def entry_json(entry: TimelineEntry) -> dict[str, Any]:
+    """A timeline mark as stored."""
+    return {
+        "at": entry.at.isoformat(),
+        "kind": entry.kind.value,
+        "reason": entry.reason,
+        "user_ids": list(entry.user_ids),
+    }
+
+
+async def request(
+    session: AsyncSession, blobs: BlobStore, *, consult_id: int, requested_by: int, now: datetime
+) -> RecordingRow:
+    """A new recording of the consult, waiting for consent, with a data key of its own."""
+    key_id = await blobs.new_key(session)
+    row = RecordingRow(
+        consult_id=consult_id,
+        requested_by=requested_by,
+        requested_at=now,
+        status=RecordingStatus.WAITING.value,
+        key_id=key_id,
+        algorithm=blobs.cipher_name,
+        timeline=[entry_json(TimelineEntry(now, TimelineKind.REQUESTED, user_ids=(requested_by,)))],
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+def mark(row: RecordingRow, status: RecordingStatus, entry: TimelineEntry | None) -> None:
+    """Move the recording to `status`, adding the timeline mark."""
+    row.status = status.value
+    if entry is not None:
+        row.timeline = [*row.timeline, entry_json(entry)]
+        if entry.kind is TimelineKind.STARTED and row.started_at is None:
+            row.started_at = entry.at
+
+
+async def add_consent(session: AsyncSession, record: ConsentRecord, recording_id: int | None) -> ConsentRow:
+    """Store an answer (never updated: a later answer is a new row)."""
+    row = ConsentRow(
+        consult_id=record.consult_id,
+        recording_id=recording_id,
+        user_id=record.user_id,
+        on_behalf_of_resident_id=record.on_behalf_of_resident_id,
+        decision=record.decision.value,
+        decided_at=record.decided_at,
+        text_version=record.text_version,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def consents(session: AsyncSession, consult_id: int) -> list[ConsentRecord]:
+    """Every answer given in the consult, oldest first."""
+    rows = await session.scalars(
+        select(ConsentRow)
+        .where(ConsentRow.consult_id == consult_id)
+        .order_by(ConsentRow.decided_at, ConsentRow.id)
+    )
+    return [consent_of(r) for r in rows]
+
+
+async def track(
+    session: AsyncSession, recording_id: int, user_id: int, kind: str, codec: str, container: str
+) -> RecordingTrackRow:
+    """The recording's track of that participant and kind, created on its first segment."""
+    row = await session.scalar(
+        select(RecordingTrackRow).where(
+            RecordingTrackRow.recording_id == recording_id,
+            RecordingTrackRow.user_id == user_id,
+            RecordingTrackRow.kind == kind,
+        )
+    )
+    if row is None:
+        row = RecordingTrackRow(
+            recording_id=recording_id, user_id=user_id, kind=kind, codec=codec, container=container
+        )
+        session.add(row)
+        await session.flush()
+    return row
+
+
+async def add_segment(
+    session: AsyncSession, track_id: int, seq: int, blob_id: str, start_ms: int, duration_ms: int
+) -> RecordingSegmentRow:
+    """Record a segment already sealed and registered in the blob store."""
+    row = RecordingSegmentRow(
+        track_id=track_id, seq=seq, blob_id=blob_id, start_ms=start_ms, duration_ms=duration_ms
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+# --- legal holds -------------------------------------------------------------------------------------
+
+
+async def holds(session: AsyncSession, entity_type: str, entity_id: int) -> list[LegalHold]:
+    """Every hold ever set on the entity, oldest first."""
+    rows = await session.scalars(
+        select(LegalHoldRow)
+        .where(LegalHoldRow.entity_type == entity_type, LegalHoldRow.entity_id == entity_id)
+        .order_by(LegalHoldRow.id)
+    )
+    return [hold_of(r) for r in rows]
+
+
+async def set_hold(
+    session: AsyncSession, entity_type: str, entity_id: int, reason: str, by: int, now: datetime
+) -> LegalHold:
+    """Hold the entity (a reason is required; the domain checks it)."""
+    hold = LegalHold(0, reason, by, now)  # validates the reason before anything is written
+    row = LegalHoldRow(
+        entity_type=entity_type, entity_id=entity_id, reason=hold.reason.strip(), set_by=by, set_at=now
+    )
+    session.add(row)
+    await session.flush()
+    return hold_of(row)
+
+
+async def release_hold(session: AsyncSession, hold_id: int, by: int, now: datetime) -> LegalHold | None:
+    """Release an active hold; None if there is no such active hold."""
+    row = await session.get(LegalHoldRow, hold_id)
+    if row is None or row.released_at is not None:
+        return None
+    row.released_at, row.released_by = now, by
+    await session.flush()
+    return hold_of(row)
+
+
+# --- retention --------------------------------------------------------------------------------------
+
+
+def expiry(policy: RetentionPolicy, ended: datetime | None, today: date) -> date:
+    """When a recording of a consult that ended at `ended` may be destroyed (counted from today if it
+    has not ended)."""
+    return policy.expires_on(RecordKind.RECORDING, ended.date() if ended else today)
+
+
+@dataclass(frozen=True)
+class Purged:
+    """A recording destroyed by `purge`."""
+
+    recording_id: int
+    consult_id: int
+    segments: int
+    expired_on: date
+
+
+async def purge(session: AsyncSession, blobs: BlobStore, today: date, now: datetime) -> list[Purged]:
+    """Destroy every recording whose retention has run out and that no active hold protects: its data
+    key first (crypto-shredding), then its segments' bytes; its rows stay as a tombstone."""
+    held = exists().where(
+        and_(
+            LegalHoldRow.entity_type == RECORDING,
+            LegalHoldRow.entity_id == RecordingRow.id,
+            LegalHoldRow.released_at.is_(None),
+        )
+    )
+    due = await session.scalars(
+        select(RecordingRow)
+        .where(
+            RecordingRow.destroyed_at.is_(None),
+            RecordingRow.expires_on.is_not(None),
+            RecordingRow.expires_on <= today,
+            ~held,
+        )
+        .order_by(RecordingRow.id)
+        .with_for_update()
+    )
+    done: list[Purged] = []
+    for row in due:
+        await blobs.destroy_key(session, row.key_id)
+        blob_ids = (
+            await session.scalars(
+                select(RecordingSegmentRow.blob_id)
+                .join(RecordingTrackRow, RecordingTrackRow.id == RecordingSegmentRow.track_id)
+                .where(RecordingTrackRow.recording_id == row.id)
+            )
+        ).all()
+        for blob_id in blob_ids:
+            try:
+                await blobs.delete(session, blob_id)
+            except BlobNotFound:
+                pass  # already gone: the key is destroyed either way
+        row.destroyed_at = now
+        row.destroyed_reason = "retention period over"
+        assert row.expires_on is not None
+        done.append(Purged(row.id, row.consult_id, len(blob_ids), row.expires_on))
+    await session.flush()
+    return done
