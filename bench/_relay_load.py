@@ -2,9 +2,13 @@
 
 Each *stream* is one publisher peer that sends pre-encoded 640x480 VP8 at 30 fps and one subscriber peer that
 receives it through the relay under test, each with its own peer connection, in a consult room of their own.
-The publisher replays the encoded frames (jumping to the keyframe when the relay asks for one, as a browser
-would), so sending costs no encoding; the subscriber counts whole frames with Jiayi's frame assembler on its
-receiver (released on the marker packet, nothing decoded), so receiving costs no decoding.
+The generator must cost much less than the relay, or on a 2-core machine it, not the relay, is what runs
+out of CPU. So the publisher replays frames packetized once at start (jumping to the keyframe when the relay
+asks for one, as a browser would) through an `RtpWriter` (media/aiortc_internals.py): no encoding, no
+re-packetizing, no task per stream; one `Ticker` task sends every publisher's frames, spread over the frame
+interval. The subscriber takes its packets in the socket's callback (`relay_receiver`) and counts whole
+frames with Jiayi's frame assembler (released on the marker packet; only a frame's first packet is
+depayloaded, to see a keyframe): nothing is decoded.
 
 Latency: the publisher stamps each frame's RTP timestamp with a small irregular offset and logs its send
 time; the subscriber learns which frame it received first by matching the irregular gaps of its first
@@ -18,8 +22,8 @@ Commands arrive on a multiprocessing pipe: ``("add", url, token, count)``, ``("m
 from __future__ import annotations
 
 import asyncio
-import collections
 import fractions
+import heapq
 import os
 import random
 import sys
@@ -33,11 +37,18 @@ sys.path.insert(0, str(ROOT))
 
 import av  # noqa: E402
 from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
-from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
+from aiortc.codecs.vpx import Vp8Encoder  # noqa: E402
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack  # noqa: E402
 
 from media import aiortc_internals  # noqa: E402
 from media.client import WorkerClient  # noqa: E402
-from media.forwarding import CodecInfo, EncodedFrame, FrameAssembler, KeyframeRequester  # noqa: E402
+from media.forwarding import (  # noqa: E402
+    CodecInfo,
+    EncodedFrame,
+    FrameAssembler,
+    KeyframeRequester,
+    NackTracker,
+)
 from media.ice import create_peer_connection, prepare_gathering  # noqa: E402
 
 FPS = 30
@@ -61,54 +72,110 @@ def jitter(index: int) -> int:
     return _JITTER[index & 0xFFFF]
 
 
-class ReplayTrack(MediaStreamTrack):
-    """A camera that replays pre-encoded frames (frame 0 is a keyframe) at 30 fps."""
+def packetize(frames: list[bytes]) -> list[list[bytes]]:
+    """Each frame's VP8 RTP payloads, made once: the publishers replay them, nothing is packetized per send."""
+    encoder = Vp8Encoder()
+    payloads = []
+    for index, data in enumerate(frames):
+        packet = av.Packet(data)
+        packet.pts = index * 3000
+        packet.time_base = TIME_BASE
+        payloads.append(encoder.pack(packet)[0])
+    return payloads
+
+
+class IdleTrack(MediaStreamTrack):
+    """The publisher sender's track: never yields (the `RtpWriter` sends the replayed frames)."""
 
     kind = "video"
 
-    def __init__(self, frames: list[bytes], sent: dict[int, float]) -> None:
-        super().__init__()
+    async def recv(self) -> av.Packet:
+        await asyncio.Event().wait()
+        raise MediaStreamError
+
+
+class Replay:
+    """A camera that replays pre-packetized frames (frame 0 is a keyframe) at 30 fps through an `RtpWriter`."""
+
+    def __init__(self, frames: list[list[bytes]], sent: dict[int, float]) -> None:
         self._frames = frames
         self._sent = sent
-        self._order: collections.deque[int] = collections.deque(maxlen=600)
-        self._index = 0
+        self.writer: aiortc_internals.RtpWriter | None = None
+        self.index = 0
         self._position = 0
-        self._start: float | None = None
 
     def keyframe(self) -> None:
         self._position = 0
 
-    async def recv(self) -> av.Packet:
-        now = time.monotonic()
-        if self._start is None:
-            self._start = now
-        due = self._start + self._index / FPS
-        if due > now:
-            await asyncio.sleep(due - now)
-        elif now - due > 1.0:  # fell far behind (an overloaded generator): do not burst to catch up
-            self._start = now - self._index / FPS
-        pts = self._index * 3000 + jitter(self._index)
-        packet = av.Packet(self._frames[self._position])
-        packet.pts = pts
-        packet.time_base = TIME_BASE
-        self._index += 1
-        self._position = (self._position + 1) % len(self._frames)
+    def send(self) -> None:
+        """Send the next frame now (the `Ticker` calls it every 1/30 s)."""
+        if self.writer is None:
+            return
+        pts = self.index * 3000 + jitter(self.index)
         self._sent[pts] = time.monotonic()
-        self._order.append(pts)
+        try:
+            self.writer.write(self._frames[self._position], pts)
+        except ConnectionError:
+            return
+        self.index += 1
+        self._position = (self._position + 1) % len(self._frames)
         if len(self._sent) > 600:
             for old in list(self._sent)[: len(self._sent) - 600]:
                 del self._sent[old]
-        return packet
+
+
+class Ticker:
+    """One task that sends every publisher's frames at 30 fps, the publishers spread over the frame interval.
+
+    One timer for all streams (not a task wake-up per stream and frame), and no burst of every stream at once.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Replay]] = []
+        self._count = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, replay: Replay) -> None:
+        now = time.monotonic()
+        phase = (self._count * 0.618034) % 1.0 / FPS  # golden-ratio spread over the interval
+        heapq.heappush(self._heap, (now + phase, self._count, replay))
+        self._count += 1
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="replay ticker")
+
+    def remove(self, replays: set[Replay]) -> None:
+        self._heap = [entry for entry in self._heap if entry[2] not in replays]
+        heapq.heapify(self._heap)
+
+    async def _run(self) -> None:
+        heap = self._heap
+        while True:
+            heap = self._heap
+            now = time.monotonic()
+            while heap and heap[0][0] <= now:
+                due, order, replay = heap[0]
+                replay.send()
+                # An overloaded generator falls behind: never burst to catch up more than a frame.
+                heapq.heapreplace(heap, (max(due + 1 / FPS, now - 1 / FPS), order, replay))
+            await asyncio.sleep(max(0.0, heap[0][0] - time.monotonic()) if heap else 0.01)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
 
 
 class Stream:
     """One publisher and one subscriber through the relay under test."""
 
-    def __init__(self, index: int, client: WorkerClient, frames: list[bytes]) -> None:
+    def __init__(self, index: int, client: WorkerClient, frames: list[list[bytes]], ticker: Ticker) -> None:
         self.consult_id = f"bench-{index}"
         self.client = client
         self.sent: dict[int, float] = {}
-        self.track = ReplayTrack(frames, self.sent)
+        self.replay = Replay(frames, self.sent)
+        self.track = IdleTrack()
+        self._ticker = ticker
         self.publisher = create_peer_connection()
         self.subscriber = create_peer_connection()
         self.frames = 0
@@ -131,10 +198,15 @@ class Stream:
             "join", consult_id=self.consult_id, participant_id="sub", user_id="s", role="doctor"
         )
         sender = self.publisher.addTransceiver(self.track, direction="sendonly").sender
-        aiortc_internals.observe_keyframe_requests(sender, self.track.keyframe)
+        aiortc_internals.on_keyframe_request(sender, self.replay.keyframe)
+        aiortc_internals.on_sender_started(sender, self._publish)
         await self._offer(self.publisher, "pub")
         self.subscriber.addTransceiver("video", direction="recvonly")
         await self._offer(self.subscriber, "sub")
+
+    def _publish(self, writer: aiortc_internals.RtpWriter) -> None:
+        self.replay.writer = writer
+        self._ticker.add(self.replay)
 
     async def _offer(self, pc: RTCPeerConnection, participant_id: str) -> None:
         async with self._signalling:
@@ -176,7 +248,8 @@ class Stream:
                 await aiortc_internals.send_pli(receiver, assembler.ssrc)
 
         self.keyframes = KeyframeRequester(send_pli, interval_s=0.5)
-        aiortc_internals.install_jitter_buffer(receiver, assembler)
+        # Packets are parsed and counted in the socket's callback; nothing is depayloaded but a frame's head.
+        aiortc_internals.relay_receiver(receiver, assembler.add, NackTracker())
 
     def _on_frame(self, frame: EncodedFrame) -> None:
         self.frames += 1
@@ -205,6 +278,7 @@ class Stream:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.track.stop()
+        self.replay.writer = None
         await self.keyframes.close()
         await self.publisher.close()
         await self.subscriber.close()
@@ -217,7 +291,8 @@ class Stream:
 class Generator:
     def __init__(self, conn: Connection, frames: list[bytes], first_index: int) -> None:
         self.conn = conn
-        self.frames = frames
+        self.frames = packetize(frames)
+        self.ticker = Ticker()
         self.streams: list[Stream] = []
         self.clients: dict[str, WorkerClient] = {}
         self.next_index = first_index
@@ -239,7 +314,7 @@ class Generator:
         client = await self._client(url, token)
         new = []
         for _ in range(count):
-            new.append(Stream(self.next_index, client, self.frames))
+            new.append(Stream(self.next_index, client, self.frames, self.ticker))
             self.next_index += 1
         self.streams.extend(new)
         failures = 0
@@ -254,7 +329,7 @@ class Generator:
         for stream in self.streams:
             stream.frames = 0
             stream.latencies = []
-        sent_before = [s.track._index for s in self.streams]
+        sent_before = [s.replay.index for s in self.streams]
         cpu_before, start = cpu_seconds(os.getpid()), time.monotonic()
         lags: list[float] = []
         while time.monotonic() - start < seconds:
@@ -266,7 +341,7 @@ class Generator:
             "elapsed": elapsed,
             "fps": [s.frames / elapsed for s in self.streams],
             "sent_fps": [
-                (s.track._index - b) / elapsed for s, b in zip(self.streams, sent_before, strict=True)
+                (s.replay.index - b) / elapsed for s, b in zip(self.streams, sent_before, strict=True)
             ],
             "latencies_ms": [round(v * 1000, 3) for s in self.streams for v in s.latencies],
             "cpu": (cpu_seconds(os.getpid()) - cpu_before) / elapsed,
@@ -287,6 +362,7 @@ class Generator:
 
     async def clear(self) -> dict[str, Any]:
         streams, self.streams = self.streams, []
+        self.ticker.remove({s.replay for s in streams})
         for batch in range(0, len(streams), 20):
             await asyncio.gather(*(s.close() for s in streams[batch : batch + 20]), return_exceptions=True)
         for client in self.clients.values():
@@ -307,6 +383,7 @@ class Generator:
                 reply = await self.clear()
             else:
                 await self.clear()
+                await self.ticker.close()
                 self.conn.send({"stopped": True})
                 return
             self.conn.send(reply)

@@ -13,7 +13,14 @@ at the subscribers; relay-added latency (publisher send to the subscriber's last
 clock; see bench/_relay_load.py) p50/p95; and the largest number of streams Jiayi held, ramping up
 (``--steps``), where *held* means at least 95% of the streams received ≥ 29 fps. The generators' own CPU and
 fps sent are printed too: on a 2-core machine the load generator needs about as much CPU as the relay, so a
-step can fail because the generator, not the relay, ran out of CPU; the printed figures show which.
+step can fail because the generator, not the relay, ran out of CPU; the printed figures show which. Each
+step also prints the whole machine's busy cores (/proc/stat) and what of that is neither the relay nor the
+generator (other work on a shared machine), and the summary names what limited the first step not held and
+extrapolates one worker core's capacity from Jiayi's CPU per stream (labelled as extrapolated).
+
+``ratio`` compares both relays at the same load (``--compare-streams``, about all `MediaRelay` holds); at so
+few streams Jiayi's cost per stream is dominated by waking up per packet burst, so ``ratio_at_max`` (Jiayi
+per stream at its largest load held) is printed too.
 
 The last line is JSON with ``jiayi_cpu_s_per_stream_s``, ``mediarelay_cpu_s_per_stream_s``, ``ratio``,
 ``jiayi_max_streams``, ``jiayi_latency_p95_ms`` and more.
@@ -144,16 +151,27 @@ def server_cpu(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU-seconds of the whole machine since boot, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / ticks, total / ticks
+
+
 def run_load(
     generators: Generators, pids: list[int], url: str, token: str, streams: int, settle: float, seconds: float
 ) -> dict[str, Any]:
     """Add streams up to `streams`, let them settle, then measure server CPU, fps and latency."""
     failures = generators.add(url, token, streams - generators.streams) if streams > generators.streams else 0
     time.sleep(settle)
-    cpu_before, start = server_cpu(pids), time.monotonic()
+    cpu_before, start, machine_before = server_cpu(pids), time.monotonic(), machine_busy()
     result = generators.measure(seconds)
     elapsed = time.monotonic() - start
     cpu = (server_cpu(pids) - cpu_before) / elapsed
+    machine_after = machine_busy()
+    machine = (machine_after[0] - machine_before[0]) / elapsed
     fps = result["fps"]
     latencies = result["latencies_ms"]
     return {
@@ -167,10 +185,27 @@ def run_load(
         "latency_p50_ms": round(percentile(latencies, 50), 2),
         "latency_p95_ms": round(percentile(latencies, 95), 2),
         "generator_cpu": round(result["cpu"], 3),
+        # Busy cores of the whole machine: relay + generator + everything else running (other work shows).
+        "machine_cpu": round(machine, 3),
+        "other_cpu": round(max(0.0, machine - cpu - result["cpu"]), 3),
         "held": bool(fps) and percentile(fps, 5) >= TARGET["fps"],
         "server_stats": result["server"],
         "generator_loop_lag_max_ms": result["loop_lag_max_ms"],
     }
+
+
+def limiting(row: dict[str, Any]) -> str:
+    """What most likely stopped a step from being held: the generator, the worker, or the machine."""
+    cores = os.cpu_count() or 1
+    if row["machine_cpu"] >= 0.9 * cores and row["other_cpu"] >= 0.25:
+        return f"machine (every core busy; other work took {row['other_cpu']:.2f} cores)"
+    if row["sent_fps_mean"] < TARGET["fps"] or row["generator_cpu"] >= 0.9:
+        return "load generator (it could not send or receive 30 fps: its core is full)"
+    if row["server_cpu"] >= 0.9:
+        return "worker (its core is full)"
+    if row["machine_cpu"] >= 0.9 * cores:
+        return "machine (every core busy)"
+    return "unknown (no process at a full core: latency or loss; see the per-step lines)"
 
 
 def show(label: str, row: dict[str, Any]) -> None:
@@ -178,8 +213,9 @@ def show(label: str, row: dict[str, Any]) -> None:
         f"{label:>10} {row['streams']:4d} streams: server {row['server_cpu']:.2f} CPU "
         f"({row['cpu_s_per_stream_s']:.4f} s/stream-s), fps mean {row['fps_mean']:.1f} p5 {row['fps_p5']:.1f} "
         f"(sent {row['sent_fps_mean']:.1f}), latency p50 {row['latency_p50_ms']:.1f} p95 "
-        f"{row['latency_p95_ms']:.1f} ms, generator {row['generator_cpu']:.2f} CPU, failures {row['failures']}"
-        + ("" if row["held"] else "  << not held"),
+        f"{row['latency_p95_ms']:.1f} ms, generator {row['generator_cpu']:.2f} CPU, machine "
+        f"{row['machine_cpu']:.2f} of {os.cpu_count()} cores (other work {row['other_cpu']:.2f}), "
+        f"failures {row['failures']}" + ("" if row["held"] else "  << not held"),
         flush=True,
     )
     if row.get("server_stats"):
@@ -229,6 +265,10 @@ def main() -> None:
     loop.run_until_complete(pool.start())
     pids = pool.worker_pids
     url = pool.endpoints()[0][1]
+    print(
+        f"worker pids {pids}, generator pids {[p.pid for p in generators.processes]}, bench pid {os.getpid()}",
+        flush=True,
+    )
     rows: dict[str, Any] = {}
     try:
         # Same load on both relays.
@@ -256,17 +296,47 @@ def main() -> None:
             assert baseline.stdin is not None
             baseline.stdin.close()
             baseline.wait(15)
-        # Jiayi ramps up on one worker (streams per worker process).
+        # Jiayi ramps up on one worker (streams per worker process); after the first step not held, two
+        # steps halve the gap to the last held one (streams are only ever added, so those restart the ramp).
         ramp = []
+        failed: dict[str, Any] | None = None
         for streams in steps:
             row = run_load(generators, pids[:1], url, pool.rpc_token, streams, args.settle, args.measure)
             show("jiayi", row)
             ramp.append(row)
             if not row["held"]:
+                failed = row
                 break
+        for _ in range(2 if failed is not None else 0):
+            assert failed is not None
+            low = max((r["streams"] for r in ramp if r["held"]), default=0)
+            middle = (low + failed["streams"]) // 2
+            if middle <= low or failed["streams"] - low < 10:
+                break
+            generators.clear()
+            row = run_load(generators, pids[:1], url, pool.rpc_token, middle, args.settle, args.measure)
+            show("jiayi", row)
+            ramp.append(row)
+            if not row["held"]:
+                failed = row
         generators.clear()
-        held = [r for r in ramp if r["held"]]
+        held = sorted((r for r in ramp if r["held"]), key=lambda r: r["streams"])
         best = held[-1] if held else ramp[0]
+        limit = None if failed is None else limiting(failed)
+        per_stream = best["cpu_s_per_stream_s"]
+        capacity = int(1 / per_stream) if per_stream > 0 else None
+        note = (
+            f"largest step held: {best['streams'] if held else 0} streams at >= {TARGET['fps']:.0f} fps"
+            + (f"; the next step failed, limited by the {limit}" if limit else "")
+            + (
+                f"; at {per_stream:.4f} CPU-s per stream-second one worker core would hold about {capacity} "
+                f"streams (extrapolated, not shown) while the generator needs "
+                f"{best['generator_cpu'] / max(1, best['streams']):.4f} CPU-s per stream-second on the other core"
+                if capacity
+                else ""
+            )
+        )
+        print(note, flush=True)
         rows = {
             "jiayi_cpu_s_per_stream_s": jiayi["cpu_s_per_stream_s"],
             "mediarelay_cpu_s_per_stream_s": stock["cpu_s_per_stream_s"],
@@ -282,8 +352,15 @@ def main() -> None:
             "mediarelay_latency_p95_ms": stock["latency_p95_ms"],
             "jiayi_max_streams": best["streams"] if held else 0,
             "jiayi_cpu_s_per_stream_s_at_max": best["cpu_s_per_stream_s"],
+            # MediaRelay at `compare_streams` (all it holds) against Jiayi per stream at its largest load held.
+            "ratio_at_max": round(stock["cpu_s_per_stream_s"] / per_stream, 1) if per_stream > 0 else None,
             "jiayi_worker_cpu_at_max": best["server_cpu"],
             "generator_cpu_at_max": best["generator_cpu"],
+            "machine_cpu_at_max": best["machine_cpu"],
+            "other_cpu_at_max": best["other_cpu"],
+            "limit_of_next_step": limit,
+            "jiayi_streams_per_core_extrapolated": capacity,
+            "note": note,
             "workers": args.workers,
             "cores": os.cpu_count(),
             "target": TARGET,

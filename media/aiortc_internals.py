@@ -27,6 +27,15 @@ The points, and why each is needed:
   connection gather on exactly the configured addresses (127.0.0.1 included), without patching aioice for the
   whole process.
 
+- The forwarding fast path (the section at the end of this module, `relay_receiver`, `RtpLink`,
+  `RtpWriter`, `on_sender_started`): the receiver's ``_handle_rtp_packet`` and its ``__codecs``,
+  ``__remote_streams``, ``__rtx_ssrc``, ``__active_ssrc``, ``__rtcp_ssrc``; the DTLS transport's ``_state``,
+  ``_rx_srtp``, ``_tx_srtp`` and its packet and byte counters; ``RTCIceTransport._connection``, aioice's
+  ``Connection._nominated`` and the ``StunProtocol`` of the nominated pair (its ``datagram_received`` is
+  wrapped, its ``transport`` written to, asyncio's ``_sock`` of that transport drained when present); the
+  sender's ``_ssrc``, ``_rtx_ssrc``, ``__started``, ``_retransmit`` and the counters its RTCP sender reports
+  read. aioice's version is pinned too.
+
 The pinned aiortc version is checked, then every name and the code path that uses it (by reading aiortc's
 source: that the receiver really hands ``packet`` to ``self.__jitter_buffer.add``, and so on). Any mismatch
 raises `AiortcInternalsError` at import, naming what changed: a worker fails to start rather than relaying
@@ -36,19 +45,42 @@ garbage. `tests/media/test_aiortc_internals.py` runs the same checks.
 from __future__ import annotations
 
 import inspect
+import logging
+import random
+import struct
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+import aioice
 import aiortc
+import pylibsrtp
 from aioice import Connection, TransportPolicy
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aioice.ice import StunProtocol
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver, clock
+from aiortc import rtcdtlstransport as _rtcdtlstransport
 from aiortc import rtcpeerconnection as _rtcpeerconnection
-from aiortc.rtcicetransport import RTCIceGatherer
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RtpPacket
+from aiortc.codecs import is_rtx
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpSendParameters
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import (
+    RTCP_RTPFB_NACK,
+    RTP_HISTORY_SIZE,
+    HeaderExtensions,
+    HeaderExtensionsMap,
+    RtcpRtpfbPacket,
+    RtpPacket,
+    unwrap_rtx,
+)
+
+logger = logging.getLogger(__name__)
 
 #: The aiortc version whose internals this module was written and checked against (pyproject pins it).
 PINNED_AIORTC_VERSION = "1.16.0"
+#: The same for aioice, whose data path the forwarding fast path hooks.
+PINNED_AIOICE_VERSION = "0.13.0"
 
 
 class AiortcInternalsError(RuntimeError):
@@ -138,6 +170,131 @@ def check() -> None:
         "RTCRtpTransceiver.__init__",
         ["self._codecs: list[RTCRtpCodecParameters] = []"],
     )
+    # The forwarding fast path (see the section below): receiver, sender, DTLS and aioice internals.
+    if aioice.__version__ != PINNED_AIOICE_VERSION:
+        raise AiortcInternalsError(
+            f"Jiayi's relay is written against aioice {PINNED_AIOICE_VERSION}, but aioice "
+            f"{aioice.__version__} is installed: review media/aiortc_internals.py, then update the pin"
+        )
+    _require_snippets(
+        RTCRtpReceiver.__init__,
+        "RTCRtpReceiver.__init__",
+        [
+            "self.__active_ssrc: dict[int, datetime.datetime] = {}",
+            "self.__codecs: dict[int, RTCRtpCodecParameters] = {}",
+            "self.__remote_streams: dict[int, StreamStatistics] = {}",
+            "self.__rtx_ssrc: dict[int, int] = {}",
+            "self.__rtcp_ssrc: Optional[int] = None",
+        ],
+    )
+    _require_parameters(
+        RTCRtpReceiver._handle_rtp_packet,
+        "RTCRtpReceiver._handle_rtp_packet",
+        ["self", "packet", "arrival_time_ms"],
+    )
+    _require_snippets(
+        RTCRtpReceiver._handle_rtp_packet,
+        "RTCRtpReceiver._handle_rtp_packet",
+        [
+            "if not self._enabled:",
+            "self.__remote_streams[packet.ssrc].add(packet)",
+            "packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)",
+            "await self._send_rtcp_nack(",
+        ],
+    )
+    _require_snippets(
+        RTCRtpReceiver._run_rtcp,
+        "RTCRtpReceiver._run_rtcp",
+        ["for ssrc, stream in self.__remote_streams.items()"],
+    )
+    _require_parameters(StreamStatistics.add, "StreamStatistics.add", ["self", "packet"])
+    _require_snippets(
+        _rtcdtlstransport.RTCDtlsTransport._handle_rtp_data,
+        "RTCDtlsTransport._handle_rtp_data",
+        ["await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)"],
+    )
+    _require_snippets(
+        _rtcdtlstransport.RTCDtlsTransport._recv_next,
+        "RTCDtlsTransport._recv_next",
+        [
+            "self.__rx_bytes += len(data)",
+            "self.__rx_packets += 1",
+            "data = self._rx_srtp.unprotect(data)",
+        ],
+    )
+    _require_snippets(
+        _rtcdtlstransport.RTCDtlsTransport._send_rtp,
+        "RTCDtlsTransport._send_rtp",
+        [
+            "if self._state != State.CONNECTED:",
+            "data = self._tx_srtp.protect_rtcp(data)",
+            "data = self._tx_srtp.protect(data)",
+            "await self.transport._send(data)",
+            "self.__tx_bytes += len(data)",
+            "self.__tx_packets += 1",
+        ],
+    )
+    _require_snippets(
+        RTCIceTransport.__init__,
+        "RTCIceTransport.__init__",
+        ["self._connection = gatherer._connection", "self._send = self._connection.send"],
+    )
+    _require_snippets(
+        Connection.sendto,
+        "aioice Connection.sendto",
+        [
+            "active_pair = self._nominated.get(component)",
+            "await active_pair.protocol.send_data(data, active_pair.remote_addr)",
+        ],
+    )
+    _require_snippets(
+        StunProtocol.send_data, "aioice StunProtocol.send_data", ["self.transport.sendto(data, addr)"]
+    )
+    _require_snippets(
+        StunProtocol.datagram_received,
+        "aioice StunProtocol.datagram_received",
+        [
+            "message = stun.parse_message(data)",
+            "self.receiver.data_received(data, self.local_candidate.component)",
+        ],
+    )
+    _require_snippets(
+        RTCRtpSender.__init__,
+        "RTCRtpSender.__init__",
+        [
+            "self._ssrc = random32()",
+            "self._rtx_ssrc = random32()",
+            "self.__started = False",
+            "self.__ntp_timestamp = 0",
+            "self.__rtp_timestamp = 0",
+            "self.__octet_count = 0",
+            "self.__packet_count = 0",
+        ],
+    )
+    _require_snippets(
+        RTCRtpSender.send,
+        "RTCRtpSender.send",
+        ["if not self.__started:", "self._run_rtp(parameters.codecs[0])"],
+    )
+    _require_parameters(RTCRtpSender._retransmit, "RTCRtpSender._retransmit", ["self", "sequence_number"])
+    _require_snippets(
+        RTCRtpSender._handle_rtcp_packet, "RTCRtpSender._handle_rtcp_packet", ["await self._retransmit(seq)"]
+    )
+    _require_snippets(
+        RTCRtpSender._run_rtcp,
+        "RTCRtpSender._run_rtcp",
+        [
+            "ntp_timestamp=self.__ntp_timestamp",
+            "rtp_timestamp=self.__rtp_timestamp",
+            "packet_count=self.__packet_count & 0xFFFFFFFF",
+            "octet_count=self.__octet_count & 0xFFFFFFFF",
+        ],
+    )
+    _require_snippets(
+        _rtcpeerconnection.RTCPeerConnection._RTCPeerConnection__connect,  # type: ignore[attr-defined]
+        "RTCPeerConnection.__connect",
+        ["await transceiver.sender.send(self.__localRtp(transceiver))"],
+    )
     # ICE: the gatherer's aioice connection, and how aioice gathers.
     _require_snippets(RTCIceGatherer.__init__, "RTCIceGatherer.__init__", ["self._connection = Connection("])
     _require_snippets(
@@ -177,9 +334,9 @@ def install_jitter_buffer(receiver: RTCRtpReceiver, buffer: JitterBufferLike) ->
     receiver._RTCRtpReceiver__jitter_buffer = buffer  # type: ignore[attr-defined]
 
 
-def packet_data(packet: RtpPacket) -> bytes:
-    """The depayloaded bytes of a packet that went through `RTCRtpReceiver._handle_rtp_packet`."""
-    data: bytes = packet._data  # type: ignore[attr-defined]
+def packet_data(packet: object) -> bytes | None:
+    """The depayloaded bytes aiortc's receiver stored on a packet (`depayloaded`), or None (relayed packets)."""
+    data: bytes | None = getattr(packet, "_data", None)
     return data
 
 
@@ -272,3 +429,382 @@ def _gatherer_for(connection: Connection, addresses: list[str]) -> Callable[[], 
         connection._local_candidates_end = True
 
     return gather_candidates
+
+
+# --- the forwarding fast path -----------------------------------------------------------------------------
+#
+# Per relayed packet, aiortc would: parse it as STUN first (and catch the ValueError), queue it in aioice,
+# wake the DTLS transport's task, parse every header extension, run the REMB bandwidth estimator (the
+# largest single cost, `aiortc/rate.py`), run a NACK generator whose `truncate` walks every missing packet,
+# depayload it; then wake each subscriber's sender task per frame, copy the frame into an `av.Packet`,
+# re-packetize it and build an `RtpPacket` per packet. The fast path keeps aiortc for everything that is not
+# per packet (ICE, DTLS, SRTP keys, SDP, RTCP reports, statistics) and does the per-packet work itself:
+#
+# - `RtpLink` (one per DTLS transport): a datagram of a known relayed SSRC is decrypted, parsed (fixed
+#   header only) and handed to its receiver's handler right in the socket's callback; everything else
+#   (STUN, DTLS, RTCP, RTX, unknown SSRCs) still takes aiortc's path. `send` encrypts and writes a datagram
+#   at once, with no coroutine chain.
+# - `relay_receiver` replaces the receiver's `_handle_rtp_packet` with the same steps minus REMB and
+#   depayloading, with an O(1) NACK generator (`media.forwarding.NackTracker`).
+# - `RtpWriter` sends a frame's RTP payloads as they came from the publisher (no depayload, no
+#   re-packetizing) with the subscriber sender's SSRC, payload type, sequence numbers and header extensions,
+#   keeps the sender's RTCP sender-report counters, and answers NACKs from its own history.
+
+
+class RelayedPacket:
+    """The fixed RTP header fields and payload of one relayed packet (what `RtpPacket` has, minus extensions).
+
+    Its attribute names are `RtpPacket`'s, so aiortc's `StreamStatistics` and the frame assembler take either.
+    """
+
+    __slots__ = ("marker", "payload", "payload_type", "sequence_number", "ssrc", "timestamp")
+
+    def __init__(
+        self, payload_type: int, marker: int, sequence_number: int, timestamp: int, ssrc: int, payload: bytes
+    ) -> None:
+        self.payload_type = payload_type
+        self.marker = marker
+        self.sequence_number = sequence_number
+        self.timestamp = timestamp
+        self.ssrc = ssrc
+        self.payload = payload
+
+
+_RTP_HEADER = struct.Struct("!BBHLL")
+_RTX_OSN = struct.Struct("!H")
+
+
+def parse_rtp(data: bytes) -> RelayedPacket:
+    """Parse an RTP packet's fixed header, skip its CSRCs and header extension, strip its padding.
+
+    Raises ValueError for what is not RTP (the same checks as `RtpPacket.parse`).
+    """
+    if len(data) < 12:
+        raise ValueError("RTP packet length is less than 12 bytes")
+    first, m_pt, seq, timestamp, ssrc = _RTP_HEADER.unpack_from(data)
+    if first >> 6 != 2:
+        raise ValueError("RTP packet has invalid version")
+    pos = 12 + 4 * (first & 0x0F)
+    if first & 0x10:
+        if len(data) < pos + 4:
+            raise ValueError("RTP packet has truncated extension profile / length")
+        pos += 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3])
+    end = len(data)
+    if first & 0x20:
+        end -= data[-1]
+    if pos > end:
+        raise ValueError("RTP packet is truncated")
+    return RelayedPacket(m_pt & 0x7F, m_pt >> 7, seq, timestamp, ssrc, data[pos:end])
+
+
+#: Takes a relayed packet (or an RTX-unwrapped `RtpPacket` from the slow path); what it returns is ignored.
+RtpHandler = Callable[[Any], object]
+
+
+class RtpLink:
+    """Sends and receives SRTP on one `RTCDtlsTransport` without aiortc's per-packet coroutines and queues.
+
+    Get it with `rtp_link(transport)`. Receiving: `route(ssrc, handler)` makes every later RTP packet of
+    `ssrc` go to `handler`, called in the socket's datagram callback. Sending: `send(plaintext)`.
+    """
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        self._dtls = dtls
+        self._routes: dict[int, RtpHandler] = {}
+        self._hooked: set[int] = set()
+
+    # sending
+
+    def send(self, packet: bytes) -> None:
+        """Encrypt and send one RTP packet now; `ConnectionError` when the transport is not connected."""
+        dtls = self._dtls
+        if dtls._state is not DtlsState.CONNECTED:
+            raise ConnectionError("Cannot send encrypted RTP, not connected")
+        self._write(dtls._tx_srtp.protect(packet))
+
+    def send_rtcp(self, packet: bytes) -> None:
+        """Encrypt and send one compound RTCP packet now; `ConnectionError` when not connected."""
+        dtls = self._dtls
+        if dtls._state is not DtlsState.CONNECTED:
+            raise ConnectionError("Cannot send encrypted RTCP, not connected")
+        self._write(dtls._tx_srtp.protect_rtcp(packet))
+
+    def _write(self, data: bytes) -> None:
+        dtls = self._dtls
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None:
+            raise ConnectionError("Cannot send data, not connected")
+        pair.protocol.transport.sendto(data, pair.remote_addr)
+        dtls._RTCDtlsTransport__tx_bytes += len(data)  # type: ignore[attr-defined]
+        dtls._RTCDtlsTransport__tx_packets += 1  # type: ignore[attr-defined]
+
+    # receiving
+
+    def route(self, ssrc: int, handler: RtpHandler) -> None:
+        """Hand every later RTP packet of `ssrc` to `handler` (replacing an earlier one)."""
+        self._routes[ssrc] = handler
+        self._hook()
+
+    def unroute(self, handler: RtpHandler) -> None:
+        """Stop handing packets to `handler`."""
+        for ssrc in [s for s, h in self._routes.items() if h == handler]:
+            del self._routes[ssrc]
+
+    def _hook(self) -> None:
+        # The nominated pair's protocol carries the media; hook it (again after an ICE restart picks another).
+        connection = self._dtls.transport._connection
+        for pair in connection._nominated.values():
+            protocol = pair.protocol
+            if id(protocol) in self._hooked:
+                continue
+            self._hooked.add(id(protocol))
+            protocol.datagram_received = self._receiver_for(protocol)  # type: ignore[method-assign,assignment]
+
+    def _receiver_for(self, protocol: Any) -> Callable[[bytes, tuple[Any, ...]], None]:
+        original = protocol.datagram_received
+        routes = self._routes
+        dtls = self._dtls
+        # The datagram socket, to read the datagrams already waiting behind the one asyncio read (asyncio
+        # reads one per wake-up of the loop: a frame's packets would take a loop iteration each).
+        sock = getattr(protocol.transport, "_sock", None)
+
+        def dispatch(data: bytes, addr: tuple[Any, ...]) -> None:
+            # RTP: first byte 128-191 (RFC 7983) and not RTCP (second byte 192-223); its SSRC is in clear.
+            if (
+                len(data) >= 12
+                and 127 < data[0] < 192
+                and not 191 < data[1] < 224
+                and dtls._state is DtlsState.CONNECTED
+            ):
+                handler = routes.get(int.from_bytes(data[8:12], "big"))
+                if handler is not None:
+                    dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
+                    dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
+                    try:
+                        packet = parse_rtp(dtls._rx_srtp.unprotect(data))
+                    except (pylibsrtp.Error, ValueError):
+                        return  # not authentic, replayed, or not RTP: dropped, as aiortc does
+                    try:
+                        handler(packet)
+                    except Exception:
+                        # Never let it reach asyncio: the socket's transport would be closed.
+                        logger.exception("relayed RTP packet handler failed")
+                    return
+            original(data, addr)
+
+        def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
+            dispatch(data, addr)
+            if sock is None:
+                return
+            for _ in range(_DRAIN_DATAGRAMS):
+                try:
+                    data, addr = sock.recvfrom(_MAX_DATAGRAM)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    return  # asyncio's next read reports it
+                dispatch(data, addr)
+
+        return datagram_received
+
+
+#: Datagrams read per wake-up of a socket beyond asyncio's one (a few frames' worth: fair to other sockets).
+_DRAIN_DATAGRAMS = 16
+_MAX_DATAGRAM = 65536
+
+
+def rtp_link(dtls: RTCDtlsTransport) -> RtpLink:
+    """The `RtpLink` of a DTLS transport (one per transport)."""
+    link: RtpLink | None = getattr(dtls, "_jiayi_rtp_link", None)
+    if link is None:
+        link = RtpLink(dtls)
+        dtls._jiayi_rtp_link = link  # type: ignore[attr-defined]
+    return link
+
+
+class NackGeneratorLike(Protocol):
+    """What `relay_receiver` needs to request retransmissions (`media.forwarding.NackTracker`)."""
+
+    def add(self, sequence_number: int) -> bool: ...
+
+    def missing(self) -> list[int]: ...
+
+
+def relay_receiver(receiver: RTCRtpReceiver, handler: RtpHandler, nacks: NackGeneratorLike | None) -> None:
+    """Make `receiver` hand its RTP packets to `handler` (never to its jitter buffer or decoder), cheaply.
+
+    What aiortc's `_handle_rtp_packet` does is kept (enabled check, codec check, statistics for RTCP receiver
+    reports, RTX unwrapping, NACKs through `nacks`, `None` for audio) except the REMB estimator and
+    depayloading. The first packet of each SSRC goes the slow way and routes the later ones through the
+    transport's `RtpLink`.
+    """
+    codecs: dict[int, RTCRtpCodecParameters] = receiver._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
+    streams: dict[int, StreamStatistics] = receiver._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
+    rtx_ssrcs: dict[int, int] = receiver._RTCRtpReceiver__rtx_ssrc  # type: ignore[attr-defined]
+    active: dict[int, Any] = receiver._RTCRtpReceiver__active_ssrc  # type: ignore[attr-defined]
+    link = rtp_link(receiver.transport)
+
+    def send_nacks(ssrc: int) -> None:
+        assert nacks is not None
+        rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]
+        if rtcp_ssrc is None:
+            return
+        packet = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=rtcp_ssrc, media_ssrc=ssrc)
+        packet.lost = nacks.missing()
+        try:
+            link.send_rtcp(bytes(packet))
+        except ConnectionError:
+            pass
+
+    def take(packet: RelayedPacket | RtpPacket) -> None:
+        if not receiver._enabled:
+            return
+        codec = codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        stats = streams.get(packet.ssrc)
+        if stats is None:
+            stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+        stats.add(packet)  # type: ignore[arg-type]
+        if packet.marker:
+            active[packet.ssrc] = clock.current_datetime()
+        if nacks is not None and nacks.add(packet.sequence_number):
+            send_nacks(packet.ssrc)
+        handler(packet)
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if not receiver._enabled:
+            return
+        codec = codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        if is_rtx(codec):
+            original_ssrc = rtx_ssrcs.get(packet.ssrc)
+            apt = codec.parameters.get("apt")
+            if (
+                original_ssrc is None
+                or len(packet.payload) < 2
+                or not isinstance(apt, int)
+                or apt not in codecs
+            ):
+                return
+            stats = streams.get(packet.ssrc)
+            if stats is None:
+                stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+            stats.add(packet)
+            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
+        else:
+            link.route(packet.ssrc, take)
+        take(packet)
+
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
+
+
+class RtpWriter:
+    """Sends pre-packetized frames on one `RTCRtpSender`, as that sender would, without its encoder or task.
+
+    Made by `on_sender_started` from the parameters the sender was started with.
+    """
+
+    def __init__(self, sender: RTCRtpSender, parameters: RTCRtpSendParameters) -> None:
+        codec = parameters.codecs[0]
+        self._sender = sender
+        if codec.payloadType is None:
+            raise ValueError(f"codec {codec.mimeType} has no payload type")
+        self._payload_type: int = codec.payloadType
+        self._rtx_payload_type: int | None = None
+        for other in parameters.codecs:
+            if is_rtx(other) and other.parameters.get("apt") == codec.payloadType:
+                self._rtx_payload_type = other.payloadType
+                break
+        self._ssrc = sender._ssrc
+        self._rtx_ssrc = sender._rtx_ssrc
+        self._mid = parameters.muxId
+        self._extensions = HeaderExtensionsMap()
+        self._extensions.configure(parameters)
+        self._link = rtp_link(sender.transport)
+        self._sequence = random.getrandbits(16)
+        self._rtx_sequence = random.getrandbits(16)
+        self._origin = random.getrandbits(32)
+        #: seq % RTP_HISTORY_SIZE -> (seq, packet bytes, header length), to answer NACKs.
+        self._history: list[tuple[int, bytes, int] | None] = [None] * RTP_HISTORY_SIZE
+        self.packets = 0
+        self.octets = 0
+
+    def _header_extension(self) -> bytes:
+        values = HeaderExtensions()
+        values.mid = self._mid
+        values.abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
+        profile, value = self._extensions.set(values)
+        if not value:
+            return b""
+        return struct.pack("!HH", profile, len(value) >> 2) + value
+
+    def write(self, payloads: Sequence[bytes], timestamp: int) -> None:
+        """Send one frame: its RTP payloads in order, the marker on the last; `timestamp` in the codec clock.
+
+        Raises `ConnectionError` when the transport is not connected (nothing is sent then).
+        """
+        link = self._link
+        extension = self._header_extension()
+        first = 0x90 if extension else 0x80
+        header_length = 12 + len(extension)
+        rtp_timestamp = (self._origin + timestamp) & 0xFFFFFFFF
+        seq = self._sequence
+        ssrc = self._ssrc
+        last = len(payloads) - 1
+        history = self._history
+        pack = _RTP_HEADER.pack
+        octets = 0
+        for index, payload in enumerate(payloads):
+            m_pt = self._payload_type | 0x80 if index == last else self._payload_type
+            packet = pack(first, m_pt, seq, rtp_timestamp, ssrc) + extension + payload
+            link.send(packet)
+            history[seq % RTP_HISTORY_SIZE] = (seq, packet, header_length)
+            octets += len(payload)
+            seq = (seq + 1) & 0xFFFF
+        self._sequence = seq
+        self.packets += len(payloads)
+        self.octets += octets
+        sender = self._sender
+        # What the sender's RTCP task puts in its sender reports.
+        sender._RTCRtpSender__ntp_timestamp = clock.current_ntp_time()  # type: ignore[attr-defined]
+        sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
+        sender._RTCRtpSender__octet_count += octets  # type: ignore[attr-defined]
+        sender._RTCRtpSender__packet_count += len(payloads)  # type: ignore[attr-defined]
+
+    async def retransmit(self, sequence_number: int) -> None:
+        """Send a packet again (RTX when negotiated), as `RTCRtpSender._retransmit` does."""
+        entry = self._history[sequence_number % RTP_HISTORY_SIZE]
+        if entry is None or entry[0] != sequence_number:
+            return
+        _, packet, header_length = entry
+        if self._rtx_payload_type is not None:
+            header = bytearray(packet[:header_length])
+            header[1] = (header[1] & 0x80) | self._rtx_payload_type
+            header[2:4] = _RTX_OSN.pack(self._rtx_sequence)
+            header[8:12] = self._rtx_ssrc.to_bytes(4, "big")
+            self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
+            packet = bytes(header) + _RTX_OSN.pack(sequence_number) + packet[header_length:]
+        try:
+            self._link.send(packet)
+        except ConnectionError:
+            pass
+
+
+def on_sender_started(sender: RTCRtpSender, callback: Callable[[RtpWriter], None]) -> None:
+    """Call `callback` with an `RtpWriter` for `sender` once it is started (its parameters negotiated).
+
+    The writer then answers the sender's NACKs. The sender's own task keeps waiting on its track.
+    """
+    original = sender.send
+
+    async def send(parameters: RTCRtpSendParameters) -> None:
+        started = sender._RTCRtpSender__started  # type: ignore[attr-defined]
+        await original(parameters)
+        if not started:
+            writer = RtpWriter(sender, parameters)
+            sender._retransmit = writer.retransmit  # type: ignore[method-assign]
+            callback(writer)
+
+    sender.send = send  # type: ignore[method-assign]

@@ -2,24 +2,33 @@
 
 The path of a frame, and the design choices on it:
 
-1. **In.** aiortc's `RTCRtpReceiver` decrypts, parses, counts (for its RTCP receiver reports), NACKs and
-   depayloads each RTP packet as usual, then hands it to its jitter buffer. For a published track that jitter
-   buffer is a `FrameAssembler` (installed by `media.aiortc_internals.install_jitter_buffer`): it rebuilds
-   the frame from its packets and **releases it on the packet that carries the RTP marker bit** (the last
-   packet of a video frame), so a frame leaves the relay as soon as it is whole. aiortc's own buffer would hold
-   it until the next frame's first packet (+33 ms at 30 fps). Audio packets are frames on their own and leave
-   at once (aiortc's audio buffer would prefetch four of them: +80 ms). Nothing reaches aiortc's decoder.
-2. **Loss.** A video frame with a missing packet waits up to `loss_wait_s` for the retransmission that
-   aiortc's NACK asked for; then the frame is dropped, and so are all frames up to the next keyframe (a
-   decoder fed a frame whose reference is missing shows smeared garbage), and a keyframe is requested.
-3. **Fan out.** A `Publication` gives the frame to each subscriber's `ForwardedTrack`, a bounded queue read by
-   that subscriber's `RTCRtpSender`. The sender sees an `av.Packet` (pre-encoded data), so it only
-   re-packetizes (`encoder.pack`): new SSRC, sequence numbers, VP8 picture ids and RTP timestamp origin per
-   subscriber, and NACKs from the subscriber are answered from the sender's own history.
-4. **Queue bounds.** A subscriber's queue holds at most `video_queue_frames` video frames
-   (`audio_queue_frames` for audio). When the sender cannot keep up (the process is overloaded), the queue is
-   emptied rather than allowed to grow, the subscriber waits for the next keyframe, and one is requested:
-   frames are dropped, delay never accumulates. Audio drops its oldest frame.
+1. **In.** For a published track, `media.aiortc_internals.relay_receiver` takes over the receiver's packet
+   handling: once a stream's first packet went aiortc's way, its later packets are decrypted, parsed (fixed
+   header only) and handed on right in the socket's datagram callback, with no aioice queue, task switch or
+   header-extension parsing; aiortc's statistics for RTCP receiver reports, RTX unwrapping and NACKs are kept
+   (NACKs by `NackTracker`, O(1) per packet), its REMB bandwidth estimator is not run (it was the largest
+   per-packet cost; browsers keep their loss-based estimate from the receiver reports), and nothing is
+   depayloaded. The `FrameAssembler` rebuilds the frame from its packets and **releases it on the packet
+   that carries the RTP marker bit** (the last packet of a video frame), so a frame leaves the relay as soon
+   as it is whole; aiortc's own buffer would hold it until the next frame's first packet (+33 ms at 30 fps).
+   Audio packets are frames on their own and leave at once. Nothing reaches aiortc's decoder.
+2. **Loss.** A video frame with a missing packet waits up to `loss_wait_s` for the retransmission that the
+   NACK asked for; then the frame is dropped, and so are all frames up to the next keyframe (a decoder fed a
+   frame whose reference is missing shows smeared garbage), and a keyframe is requested.
+3. **Fan out.** A `Publication` gives the frame to each subscriber's `ForwardedTrack`. Once the subscriber's
+   `RTCRtpSender` is started (connected), the track writes the frame at once through an
+   `aiortc_internals.RtpWriter`: the publisher's RTP payloads as they came (no depayloading, no
+   re-packetizing, no copy of the frame) under the subscriber sender's SSRC, payload type, sequence numbers,
+   rebased timestamps and header extensions; NACKs from the subscriber are answered (RTX) from the writer's
+   history, and the sender's RTCP sender reports keep counting. No task is woken per frame. Frames with no
+   RTP payloads (made in tests) and tracks whose sender has not started go through the queue instead, read
+   by the sender's own task as `av.Packet`s that aiortc re-packetizes.
+4. **Queue bounds.** A frame written at once never waits, so delay cannot accumulate in the relay (the
+   kernel drops datagrams a socket cannot take). The queue, when used, holds at most `video_queue_frames`
+   video frames (`audio_queue_frames` for audio). When the sender cannot keep up (the process is
+   overloaded), it is emptied rather than allowed to grow, the subscriber waits for the next keyframe, and
+   one is requested: frames are dropped, delay never accumulates. Audio drops its oldest frame. A frame that
+   cannot be written (not connected yet) is dropped the same way.
 5. **Keyframes.** A subscriber gets its first frame only once a keyframe arrives. A keyframe is requested
    from the publisher (RTCP PLI) when a subscriber's sender starts reading (it joined and is connected), when
    it is attached to another publisher (a participant reconnected), when its queue overflowed, when the
@@ -44,6 +53,8 @@ from dataclasses import dataclass
 
 import av
 from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.codecs.h264 import h264_depayload
+from aiortc.codecs.vpx import vp8_depayload
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
@@ -57,6 +68,10 @@ FORWARDABLE_CODECS = frozenset({"audio/opus", "video/vp8", "video/h264"})
 #: What `FrameAssembler.add` returns: aiortc must neither send its own PLI nor decode anything.
 _NOTHING: tuple[bool, None] = (False, None)
 _VP8_KEYFRAME_START_CODE = b"\x9d\x01\x2a"
+
+
+#: What the frame assembler takes: a relayed packet, or (tests, fallbacks) a packet aiortc depayloaded.
+Packet = aiortc_internals.RelayedPacket | RtpPacket
 
 
 class UnsupportedCodecError(ValueError):
@@ -164,13 +179,81 @@ class _Unwrapper:
         return extended
 
 
+def depayload(mime_type: str, payload: bytes) -> bytes:
+    """The codec data of one RTP payload (VP8 and H.264 payloads carry a descriptor; Opus is its payload)."""
+    mime = mime_type.lower()
+    if mime == "video/vp8":
+        return vp8_depayload(payload)
+    if mime == "video/h264":
+        return h264_depayload(payload)
+    return payload
+
+
+class NackTracker:
+    """The packets missing from one RTP stream, for NACKs: O(1) amortized per packet.
+
+    aiortc's `NackGenerator` walks every missing packet on every packet it receives; here the missing
+    sequence numbers are kept in arrival order, so forgetting the old ones only looks at the oldest.
+    At most `history` packets behind the newest are asked for (aiortc: `RTP_HISTORY_SIZE`).
+    """
+
+    def __init__(self, history: int = 128) -> None:
+        if history < 1:
+            raise ValueError(f"history must be at least 1, got {history!r}")
+        self._history = history
+        self._seq = _Unwrapper(16)
+        self._max: int | None = None
+        self._missing: collections.OrderedDict[int, None] = collections.OrderedDict()
+
+    def add(self, sequence_number: int) -> bool:
+        """Note a received packet; True when it revealed newly missing packets (a NACK is due)."""
+        extended = self._seq.unwrap(sequence_number)
+        if self._max is None:
+            self._max = extended
+            return False
+        missing = self._missing
+        if extended <= self._max:
+            missing.pop(extended, None)  # a retransmission or a reordered packet
+            return False
+        oldest = extended - self._history
+        for seq in range(max(self._max + 1, oldest), extended):
+            missing[seq] = None
+        missed = extended > self._max + 1
+        self._max = extended
+        while missing and next(iter(missing)) < oldest:
+            missing.popitem(last=False)
+        return missed
+
+    def missing(self) -> list[int]:
+        """The missing sequence numbers, oldest first."""
+        return [seq & 0xFFFF for seq in self._missing]
+
+
 class EncodedFrame:
-    """One whole encoded frame as the publisher sent it."""
+    """One whole encoded frame as the publisher sent it.
 
-    __slots__ = ("arrival", "data", "epoch", "keyframe", "timestamp")
+    A frame from a `FrameAssembler` also has `payloads`, its RTP payloads as they arrived: a subscriber's
+    `RtpWriter` sends those as they are (no depayloading, no re-packetizing), and `data` is only built if
+    something asks for it.
+    """
 
-    def __init__(self, data: bytes, timestamp: int, keyframe: bool, arrival: float, epoch: int) -> None:
-        self.data = data
+    __slots__ = ("_bytes", "_join", "arrival", "epoch", "keyframe", "payloads", "timestamp")
+
+    def __init__(
+        self,
+        data: bytes | None,
+        timestamp: int,
+        keyframe: bool,
+        arrival: float,
+        epoch: int,
+        payloads: list[bytes] | None = None,
+        join: Callable[[], bytes] | None = None,
+    ) -> None:
+        if data is None and join is None:
+            raise ValueError("an EncodedFrame needs its data or a way to join it")
+        self._bytes = data
+        self._join = join
+        self.payloads = payloads
         #: In the codec's clock, counted from the first frame of this `epoch` (may be negative after reordering).
         self.timestamp = timestamp
         self.keyframe = keyframe
@@ -178,6 +261,14 @@ class EncodedFrame:
         self.arrival = arrival
         #: Changes when the publisher's stream restarts (new SSRC): timestamps of two epochs are unrelated.
         self.epoch = epoch
+
+    @property
+    def data(self) -> bytes:
+        """The encoded frame (depayloaded, joined)."""
+        if self._bytes is None:
+            assert self._join is not None
+            self._bytes = self._join()
+        return self._bytes
 
 
 class FrameAssembler:
@@ -220,7 +311,7 @@ class FrameAssembler:
         self._ts = _Unwrapper(32)
         self._ts_origin: int | None = None
         self._next: int | None = None
-        self._packets: dict[int, RtpPacket] = {}
+        self._packets: dict[int, Packet] = {}
         self._markers: dict[int, float] = {}
         self._waiting_keyframe = self._video
 
@@ -229,8 +320,8 @@ class FrameAssembler:
         """Whether frames are held back until the publisher sends a keyframe."""
         return self._waiting_keyframe
 
-    def add(self, packet: RtpPacket) -> tuple[bool, None]:
-        """Take one depayloaded packet (called by aiortc's receiver in place of its jitter buffer)."""
+    def add(self, packet: Packet) -> tuple[bool, None]:
+        """Take one packet (a relayed one, or one that aiortc's receiver depayloaded for its jitter buffer)."""
         if packet.ssrc != self.ssrc:
             if self.ssrc is not None:
                 self.epoch += 1
@@ -242,9 +333,13 @@ class FrameAssembler:
             return _NOTHING  # a duplicate, or too late: its frame was released or given up
         if not self._video:
             self._next = extended + 1
-            data = aiortc_internals.packet_data(packet)
-            if data:
-                self._release(data, packet.timestamp, True, now)
+            payload = packet.payload
+            if payload:
+                data = aiortc_internals.packet_data(packet)
+                self._release(
+                    EncodedFrame(payload if data is None else data, 0, True, now, self.epoch, [payload]),
+                    packet.timestamp,
+                )
             return _NOTHING
         if extended in self._packets:
             return _NOTHING
@@ -267,9 +362,7 @@ class FrameAssembler:
         while self._next is not None:
             start = self._next
             # Padding packets (no payload) between frames belong to no frame.
-            while (
-                (p := packets.get(start)) is not None and not p.marker and not aiortc_internals.packet_data(p)
-            ):
+            while (p := packets.get(start)) is not None and not p.marker and not p.payload:
                 del packets[start]
                 start += 1
             self._next = start
@@ -302,24 +395,36 @@ class FrameAssembler:
         for seq in [s for s in self._markers if s <= last]:
             del self._markers[seq]
 
-    def _complete(self, run: list[RtpPacket], now: float) -> None:
+    def _frame_data(self, packet: Packet) -> bytes:
+        data = aiortc_internals.packet_data(packet)
+        return depayload(self._mime, packet.payload) if data is None else data
+
+    def _complete(self, run: list[Packet], now: float) -> None:
         timestamp = run[-1].timestamp
-        parts = []
+        kept = []
         for p in run:
-            data = aiortc_internals.packet_data(p)
-            if data:
+            if p.payload:
                 if p.timestamp != timestamp:
                     # The previous frame's marker never came: this run mixes two frames.
                     self._lose()
                     return
-                parts.append(data)
-        if parts:
-            data = b"".join(parts)
-            self._release(data, timestamp, is_keyframe(self._mime, data), now)
+                kept.append(p)
+        if not kept:
+            return
 
-    def _release(self, data: bytes, rtp_timestamp: int, keyframe: bool, now: float) -> None:
+        def join() -> bytes:
+            return b"".join([self._frame_data(p) for p in kept])
+
+        frame = EncodedFrame(None, 0, False, now, self.epoch, [p.payload for p in kept], join)
+        if self._mime == "video/vp8" and len(head := self._frame_data(kept[0])) >= 10:
+            frame.keyframe = is_keyframe(self._mime, head)  # the frame tag is in the first packet
+        else:
+            frame.keyframe = is_keyframe(self._mime, frame.data)
+        self._release(frame, timestamp)
+
+    def _release(self, frame: EncodedFrame, rtp_timestamp: int) -> None:
         if self._waiting_keyframe:
-            if not keyframe:
+            if not frame.keyframe:
                 self.frames_lost += 1
                 self._on_need_keyframe()
                 return
@@ -328,7 +433,8 @@ class FrameAssembler:
         if self._ts_origin is None:
             self._ts_origin = extended
         self.frames += 1
-        self._on_frame(EncodedFrame(data, extended - self._ts_origin, keyframe, now, self.epoch))
+        frame.timestamp = extended - self._ts_origin
+        self._on_frame(frame)
 
     def _lose(self) -> None:
         self.frames_lost += 1
@@ -422,7 +528,9 @@ class Publication:
         assembler = FrameAssembler(
             self.codec, self.deliver, self.request_keyframe, loss_wait_s=self._loss_wait
         )
-        aiortc_internals.install_jitter_buffer(receiver, assembler)
+        aiortc_internals.relay_receiver(
+            receiver, assembler.add, NackTracker() if self.kind == "video" else None
+        )
         self._receiver = receiver
         self._assembler = assembler
         return assembler
@@ -489,6 +597,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._started = False
         self._paused = False
         self._waiting_keyframe = codec.kind == "video"
+        self._writer: aiortc_internals.RtpWriter | None = None
         # Timestamp rebasing: output = input + offset, continuous across sources and epochs.
         self._offset = 0
         self._last_out: int | None = None
@@ -536,15 +645,39 @@ class ForwardedTrack(MediaStreamTrack):
             self.source = None
         self._queue.clear()
 
+    def use_writer(self, writer: aiortc_internals.RtpWriter) -> None:
+        """Send frames through `writer` as they are pushed (the sender started), instead of queueing them."""
+        self._writer = writer
+        self._queue.clear()
+        if not self._started:
+            self._started = True
+            if self.source is not None and not self._paused:
+                self.source.request_keyframe()
+
     def push(self, frame: EncodedFrame) -> None:
-        """Queue one frame for the sender, dropping instead of growing (see the module docstring)."""
+        """Send one frame now, or queue it for the sender, dropping instead of growing (module docstring)."""
         if self._paused or not self._started:
             return
-        queue = self._queue
         if self._waiting_keyframe:
             if not frame.keyframe:
                 return
             self._waiting_keyframe = False
+        writer = self._writer
+        if writer is not None and frame.payloads is not None:
+            # Nothing waits: the frame's packets are written to the subscriber's socket right now.
+            try:
+                writer.write(frame.payloads, self._rebase(frame))
+            except ConnectionError:
+                # Not connected yet (or any more): start again from a keyframe once it is.
+                self.dropped += 1
+                if self.kind == "video":
+                    self._waiting_keyframe = True
+                    if self.source is not None:
+                        self.source.request_keyframe()
+                return
+            self.sent += 1
+            return
+        queue = self._queue
         if len(queue) >= self._max:
             if self.kind == "video":
                 self.dropped += len(queue) + (0 if frame.keyframe else 1)
@@ -615,3 +748,4 @@ def attach_sender(sender: RTCRtpSender, track: ForwardedTrack) -> None:
     """Make `sender` send `track` and route its subscriber's PLI/FIR to the track's publisher."""
     sender.replaceTrack(track)
     aiortc_internals.on_keyframe_request(sender, track.keyframe_requested)
+    aiortc_internals.on_sender_started(sender, track.use_writer)

@@ -1,0 +1,165 @@
+"""The forwarding fast path: RTP parsing, O(1) NACK bookkeeping, and frames written straight to a subscriber's
+socket, with a lost packet recovered by NACK and RTX between two real aiortc peers over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import av
+import pytest
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+
+from media import aiortc_internals
+from media.aiortc_internals import RtpWriter, parse_rtp
+from media.forwarding import CodecInfo, EncodedFrame, FrameAssembler, NackTracker, depayload, is_keyframe
+from media.ice import create_peer_connection, prepare_gathering
+
+VP8 = CodecInfo("video", "video/VP8", 90000)
+KEY = b"\x10\x02\x00\x9d\x01\x2a" + os.urandom(3000)
+DELTA = b"\x31\x02\x00" + os.urandom(2500)
+
+
+def test_nack_tracker_lists_each_gap_once_and_forgets_old_ones() -> None:
+    nacks = NackTracker(history=8)
+    assert not nacks.add(65533)
+    assert not nacks.add(65534)
+    assert nacks.add(1)  # 65535 and 0 missing, across the wrap-around
+    assert nacks.missing() == [65535, 0]
+    assert not nacks.add(0)  # the retransmission
+    assert nacks.missing() == [65535]
+    assert not nacks.add(2)
+    assert nacks.add(20)  # a burst: only the last `history` sequence numbers are asked for
+    assert nacks.missing() == list(range(12, 20))
+    assert not nacks.add(21) and nacks.missing() == list(range(13, 20))
+
+
+def test_parse_rtp_reads_what_aiortc_writes() -> None:
+    extensions = HeaderExtensionsMap()
+    packet = RtpPacket(payload_type=97, marker=1, sequence_number=4242, timestamp=2**32 - 5, ssrc=0xDEADBEEF)
+    packet.csrc = [7, 8]
+    packet.payload = b"payload bytes"
+    packet.padding_size = 5
+    packet.extensions.abs_send_time = 0x123456
+    data = packet.serialize(extensions)
+    parsed = parse_rtp(data)
+    assert (parsed.payload_type, parsed.marker, parsed.sequence_number, parsed.timestamp, parsed.ssrc) == (
+        97,
+        1,
+        4242,
+        2**32 - 5,
+        0xDEADBEEF,
+    )
+    assert parsed.payload == b"payload bytes"
+    for bad in (b"\x80" * 5, b"\x40" + bytes(20), b"\xb0" + bytes(11) + b"\xbe\xde\x00\x09"):
+        with pytest.raises(ValueError):
+            parse_rtp(bad)
+
+
+def test_a_frame_from_relayed_packets_is_depayloaded_only_when_asked() -> None:
+    frames: list[EncodedFrame] = []
+    assembler = FrameAssembler(VP8, frames.append, lambda: None)
+    payloads = vp8_payloads(KEY, 0)
+    assembler.add(aiortc_internals.RelayedPacket(97, 1, 9, 0, 5, b"\x10\x00"))  # joins at a boundary
+    for index, payload in enumerate(payloads):
+        last = index == len(payloads) - 1
+        assembler.add(aiortc_internals.RelayedPacket(97, int(last), 10 + index, 3000, 5, payload))
+    [frame] = frames
+    assert frame.keyframe and frame.payloads == payloads  # forwarded as they came
+    assert frame.data == KEY == b"".join(depayload("video/VP8", p) for p in payloads)
+
+
+def vp8_payloads(data: bytes, pts: int) -> list[bytes]:
+    from aiortc.codecs.vpx import Vp8Encoder
+
+    packet = av.Packet(data)
+    packet.pts = pts
+    packet.time_base = VP8.time_base
+    return Vp8Encoder().pack(packet)[0]
+
+
+class IdleTrack(MediaStreamTrack):
+    kind = "video"
+
+    async def recv(self) -> av.Packet:
+        await asyncio.Event().wait()
+        raise MediaStreamError
+
+
+async def connect(sender_pc: RTCPeerConnection, receiver_pc: RTCPeerConnection) -> None:
+    for pc in (sender_pc, receiver_pc):
+        prepare_gathering(pc, ("127.0.0.1",))
+    await sender_pc.setLocalDescription(await sender_pc.createOffer())
+    await receiver_pc.setRemoteDescription(sender_pc.localDescription)
+    await receiver_pc.setLocalDescription(await receiver_pc.createAnswer())
+    await sender_pc.setRemoteDescription(
+        RTCSessionDescription(sdp=receiver_pc.localDescription.sdp, type="answer")
+    )
+
+
+async def wait_for(predicate: object) -> None:
+    assert callable(predicate)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5.0
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.01)
+
+
+async def test_a_lost_packet_comes_back_by_nack_and_rtx_and_its_frame_is_whole() -> None:
+    publisher, subscriber = create_peer_connection(), create_peer_connection()
+    writers: list[RtpWriter] = []
+    frames: list[EncodedFrame] = []
+    nacks = NackTracker()
+    try:
+        sender: RTCRtpSender = publisher.addTransceiver(IdleTrack(), direction="sendonly").sender
+        aiortc_internals.on_sender_started(sender, writers.append)
+        assembler = FrameAssembler(VP8, frames.append, lambda: None, loss_wait_s=2.0)
+
+        @subscriber.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            receiver = next(t.receiver for t in subscriber.getTransceivers() if t.receiver.track is track)
+            aiortc_internals.relay_receiver(receiver, assembler.add, nacks)
+
+        await connect(publisher, subscriber)
+        await wait_for(lambda: writers)
+        await wait_for(lambda: publisher.connectionState == "connected")
+        await wait_for(lambda: subscriber.connectionState == "connected")
+        writer = writers[0]
+        link_send = writer._link.send
+        dropped: list[bytes] = []
+
+        def lossy_send(packet: bytes) -> None:
+            if not dropped and len(frames) == 2 and parse_rtp(packet).marker == 0:
+                dropped.append(packet)  # the network loses the first packet of the third frame
+                return
+            link_send(packet)
+
+        writer._link.send = lossy_send  # type: ignore[method-assign]
+        writer.write(vp8_payloads(DELTA, 0), 0)  # the receiver joins the stream after this frame's marker
+        await wait_for(lambda: assembler.ssrc is not None)
+        for index, data in enumerate([KEY, DELTA, DELTA, DELTA]):
+            writer.write(vp8_payloads(data, 3000 + index * 3000), 3000 + index * 3000)
+            if index < 2:
+                await wait_for(lambda index=index: len(frames) == index + 1)
+            await asyncio.sleep(0.03)
+        await wait_for(lambda: len(frames) == 4)
+        assert dropped, "no packet was dropped"
+        assert [f.timestamp for f in frames] == [0, 3000, 6000, 9000]
+        assert frames[2].data == DELTA and is_keyframe("video/VP8", frames[0].data)
+        assert nacks.missing() == [] and assembler.frames_lost == 0
+        assert writer.packets == sum(len(vp8_payloads(d, 0)) for d in [DELTA, KEY, DELTA, DELTA, DELTA])
+    finally:
+        await publisher.close()
+        await subscriber.close()
+
+
+def test_the_check_notices_a_changed_fast_path_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def renamed(self: RTCRtpSender, seq: int) -> None: ...
+
+    monkeypatch.setattr(RTCRtpSender, "_retransmit", renamed)
+    with pytest.raises(aiortc_internals.AiortcInternalsError, match="_retransmit"):
+        aiortc_internals.check()
