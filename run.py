@@ -12,7 +12,7 @@ import getpass
 import logging
 import os
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -20,13 +20,14 @@ from sqlalchemy.exc import IntegrityError
 
 from consult.roles import Role
 from signaling.state import StateUnavailable
-from storage import audit, demo
+from storage import audit, demo, recordings
 from storage.crypto import FieldProtector, derive_key
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import upgrade
 from storage.models import UserRow
 from storage.passwords import hash_password
-from web.app import create_app
+from web.app import blob_store, create_app
+from web.retention import purge_expired
 from web.settings import Settings, SettingsError, from_env
 
 log = logging.getLogger("jiayi")
@@ -95,6 +96,17 @@ async def create_user(
         await engine.dispose()
 
 
+async def purge(settings: Settings) -> list[recordings.Purged]:
+    """Destroy what expired now (the same job a node runs every JIAYI_PURGE_INTERVAL)."""
+    engine = create_engine(settings.database_url)
+    try:
+        return await purge_expired(
+            create_sessionmaker(engine), blob_store(settings), datetime.now(UTC), settings.timezone
+        )
+    finally:
+        await engine.dispose()
+
+
 async def verify_audit(settings: Settings) -> int:
     """Walk the audit chain; exit status 0 when intact, 1 naming the first bad entry."""
     engine = create_engine(settings.database_url)
@@ -148,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     user_cmd.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    sub.add_parser("purge", help="destroy recordings whose retention ran out (not those on legal hold)")
     sub.add_parser(
         "verify-audit", help="check the audit chain; names the first edited, inserted or removed entry"
     )
@@ -182,6 +195,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"jiayi: {err}", file=sys.stderr)
             return 2
         print(f"user {args.username} created")
+    elif command == "purge":
+        purged = asyncio.run(purge(settings))
+        print(
+            f"purged {len(purged)} recording(s)"
+            + "".join(
+                f"\n  recording {p.recording_id} (consult {p.consult_id}, "
+                f"{p.segments} segments, expired {p.expired_on})"
+                for p in purged
+            )
+        )
     elif command == "verify-audit":
         return asyncio.run(verify_audit(settings))
     else:

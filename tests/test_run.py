@@ -127,3 +127,49 @@ def test_unreachable_redis_is_refused_at_start(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "Redis at redis://127.0.0.1:1/0 does not answer" in result.stderr
+
+
+def test_purge_destroys_an_expired_recording_keeps_a_held_one_and_audits(tmp_path: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from consult.recording import RecordingStatus
+    from storage import recordings
+    from storage.db import create_engine, create_sessionmaker
+    from web.app import blob_store
+    from web.settings import from_env
+
+    env = _env(tmp_path, JIAYI_SECRET_KEY=SECRET)
+    assert _run(["demo"], env).returncode == 0
+    settings = from_env(env)
+    ended = datetime(2020, 1, 10, tzinfo=UTC)  # more than 3 years ago
+
+    async def make() -> tuple[int, int, list[str]]:
+        engine = create_engine(settings.database_url)
+        store = blob_store(settings)
+        made = []
+        async with create_sessionmaker(engine)() as session, session.begin():
+            for _ in range(2):
+                row = await recordings.request(session, store, consult_id=1, requested_by=1, now=ended)
+                track = await recordings.track(session, row.id, 1, "audio", "opus", "webm")
+                blob = await store.put(session, b"\x1aE\xdf\xa3opus", "audio/webm", key_id=row.key_id)
+                await recordings.add_segment(session, track.id, 0, blob.id, 0, 10_000)
+                row.status, row.ended_at = RecordingStatus.ENDED.value, ended
+                row.expires_on = recordings.expiry(settings.retention, ended, ended.date())
+                made.append((row.id, blob.id))
+            await recordings.set_hold(session, recordings.RECORDING, made[1][0], "患者投诉，待调查", 1, ended)
+        await engine.dispose()
+        return made[0][0], made[1][0], [b for _, b in made]
+
+    expired, held, blobs = asyncio.run(make())
+    result = _run(["purge"], env)
+    assert result.returncode == 0, result.stderr
+    assert f"purged 1 recording(s)\n  recording {expired} (consult 1, 1 segments" in result.stdout
+    store = blob_store(settings)
+    assert not store.path_of(blobs[0]).exists() and store.path_of(blobs[1]).exists()
+    db = sqlite3.connect(tmp_path / "var" / "jiayi.db")
+    rows = db.execute("SELECT entity_id, purpose FROM audit_events WHERE action = 'purge'").fetchall()
+    assert rows == [(str(expired), "retention")]
+    assert _run(["purge"], env).stdout.startswith("purged 0 recording(s)")
+    assert _run(["verify-audit"], env).returncode == 0
+    assert held != expired

@@ -38,6 +38,7 @@ from web.health import healthz, metrics, metrics_middleware, openapi_json
 from web.metrics import HttpMetrics
 from web.pages import add_routes as add_pages
 from web.pages import security_headers
+from web.retention import periodic_purge
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,12 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
         await pool.close()
 
 
+def blob_store(settings: Settings) -> BlobStore:
+    """The node's encrypted blob store (its master key given, or derived from the secret)."""
+    master = settings.master_key or derive_key(settings.secret_key, "jiayi blob master key")
+    return BlobStore(settings.blob_dir, MasterKey(master, settings.cipher), settings.cipher)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> web.Application:
     """A Jiayi application for `settings`; `clock` replaces the wall clock (tests)."""
     app = web.Application(
@@ -116,8 +123,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or _utcnow
     secret = settings.secret_key
-    master = settings.master_key or derive_key(secret, "jiayi blob master key")
-    app[keys.BLOBS] = BlobStore(settings.blob_dir, MasterKey(master, settings.cipher), settings.cipher)
+    app[keys.BLOBS] = blob_store(settings)
     app[keys.FIELDS] = FieldProtector(
         encryption_key=derive_key(secret, "jiayi field encryption"),
         index_key=derive_key(secret, "jiayi field index"),
@@ -150,6 +156,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_hub)
     app.cleanup_ctx.append(_media)
+    app.cleanup_ctx.append(periodic_purge)
 
     API.register(app)
     app.router.add_get("/api/openapi.json", openapi_json)

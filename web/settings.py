@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from consult.retention import RetentionPolicy
 from media.settings import MediaSettings
 from media.turn import IceSettings
 from storage.crypto import CIPHERS
@@ -45,6 +46,10 @@ class Settings:
     media: MediaSettings | None = None
     #: The STUN/TURN servers handed to browsers, and the TURN REST secret shared with coturn.
     ice: IceSettings = field(default_factory=IceSettings)
+    #: How long recordings, chats and medical records are kept (never below the legal minimum).
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    #: How often a node purges what expired (0: never; `run.py purge` then does it).
+    purge_interval_s: float = 0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -103,6 +108,15 @@ def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
     except ValueError as err:
         raise SettingsError(f"JIAYI_PORT and JIAYI_TOKEN_TTL must be integers: {err}") from err
     media, ice = _media_from_env(env)
+    try:
+        retention = RetentionPolicy(
+            recording_years=int(env.get("JIAYI_RETAIN_RECORDINGS_YEARS", "3")),
+            chat_years=int(env.get("JIAYI_RETAIN_CHAT_YEARS", "3")),
+            medical_record_years=int(env.get("JIAYI_RETAIN_RECORDS_YEARS", "15")),
+        )
+        purge_interval = float(env.get("JIAYI_PURGE_INTERVAL", str(24 * 3600)))
+    except ValueError as err:
+        raise SettingsError(f"retention settings: {err}") from err
     return Settings(
         database_url=database_url,
         secret_key=secret,
@@ -118,6 +132,8 @@ def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
         timezone=env.get("JIAYI_TIMEZONE", "Asia/Shanghai"),
         media=media,
         ice=ice,
+        retention=retention,
+        purge_interval_s=purge_interval,
     )
 
 
