@@ -517,6 +517,8 @@ class Publication:
         self.label = label
         self.enabled = True
         self.outlets: set[ForwardedTrack] = set()
+        #: Who else gets every relayed frame (a recorder): called on the event loop, must not block.
+        self.taps: set[Callable[[EncodedFrame], None]] = set()
         self.frames_in = 0
         self._loss_wait = loss_wait_s
         self._receiver: RTCRtpReceiver | None = None
@@ -550,6 +552,8 @@ class Publication:
         self.frames_in += 1
         if not self.enabled:
             return
+        for tap in self.taps:
+            tap(frame)
         waiting = False
         for outlet in self.outlets:
             outlet.push(frame)

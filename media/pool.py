@@ -32,6 +32,7 @@ terminates and finally kills a worker that does not stop, and reaps every child.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -116,6 +117,42 @@ class RoomHandle:
             await self._call("close")
         finally:
             self._pool._placements.pop(self.consult_id, None)
+
+    async def start_recording(
+        self,
+        recording_id: int,
+        *,
+        key_id: str,
+        algorithm: str,
+        data_key: bytes,
+        blob_root: str,
+        segment_s: float = 10.0,
+    ) -> None:
+        """Record every participant's tracks into segments sealed with the recording's data key (sent
+        to the worker over its local RPC and held in memory only); each written segment comes back as
+        a ``segment`` event."""
+        await self._call(
+            "record_start",
+            recording_id=recording_id,
+            key_id=key_id,
+            algorithm=algorithm,
+            data_key=base64.b64encode(data_key).decode(),
+            blob_root=blob_root,
+            segment_s=segment_s,
+        )
+
+    async def pause_recording(self) -> None:
+        """Record nothing until `resume_recording`."""
+        await self._call("record_pause")
+
+    async def resume_recording(self) -> None:
+        """Record again."""
+        await self._call("record_resume")
+
+    async def stop_recording(self) -> dict[str, int]:
+        """Finish the recording once its last segments are written: counts of segments and tracks."""
+        result: dict[str, int] = await self._call("record_stop")
+        return result
 
     async def stats(self) -> dict[str, int]:
         """Counts of what the room keeps alive (participants, peer_connections, tasks, ...)."""

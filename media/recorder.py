@@ -3,7 +3,7 @@
 A `TrackRecorder` taps a `Publication` (media/forwarding.py): it gets the same encoded frames the relay
 forwards and muxes them with PyAV, untouched, into a container per segment: WebM for VP8 and Opus,
 Matroska for H.264 (WebM has no H.264). A segment ends at the first keyframe after `segment_s` seconds
-(a keyframe is requested a second before, so segments stay close to that length), when recording
+(keyframes are requested from shortly before, so segments stay close to that length), when recording
 pauses, and when the track ends; each segment is a whole, playable file, so a worker that dies loses
 at most the segment it was writing.
 
@@ -19,15 +19,20 @@ caller's `on_segment`; the recorder only muxes, on the event loop: a frame costs
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
 import av
 
-from media.forwarding import CodecInfo, EncodedFrame
+from media.forwarding import CodecInfo, EncodedFrame, Publication
+from storage.blobstore import new_blob_id, write_sealed
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +42,10 @@ FORMATS = {
     "audio/opus": ("webm", "libopus", "audio/webm"),
     "video/h264": ("matroska", "libx264", "video/x-matroska"),
 }
+
+
+#: How long before a segment's end a keyframe is asked for (about one round trip and a frame).
+KEYFRAME_LEAD_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -130,7 +139,6 @@ class TrackRecorder:
         self._request_keyframe = request_keyframe
         self._open: _Open | None = None
         self._epoch: int | None = None
-        self._asked = False
         self.paused = False
         self.seq = 0
         self.frames_dropped = 0
@@ -140,6 +148,10 @@ class TrackRecorder:
     @property
     def video(self) -> bool:
         return self.codec.kind == "video"
+
+    def tap(self, frame: EncodedFrame) -> None:
+        """What a `Publication` calls with every frame it relays (see `Publication.taps`)."""
+        self.push(frame)
 
     def push(self, frame: EncodedFrame) -> None:
         """Record one frame (called on the event loop for every frame the publication delivers)."""
@@ -160,9 +172,8 @@ class TrackRecorder:
             return  # late and reordered across the segment start: dropped
         if current is not None:
             elapsed = current.elapsed_s(frame.timestamp)
-            if self.video and not self._asked and elapsed >= self.segment_s - 1:
-                self._asked = True
-                self._request_keyframe()
+            if self.video and not frame.keyframe and elapsed >= self.segment_s - KEYFRAME_LEAD_S:
+                self._request_keyframe()  # rate-limited by the publication; renewed until one comes
             if elapsed >= self.segment_s and (frame.keyframe or not self.video):
                 self._finish()
                 current = None
@@ -173,7 +184,6 @@ class TrackRecorder:
             start_ms = max(0, round((frame.arrival - self.recording_started) * 1000))
             current = self._open = _Open(self.codec, frame, start_ms)
             self._epoch = frame.epoch
-            self._asked = False
         current.add(frame)
 
     def _finish(self) -> None:
@@ -199,3 +209,150 @@ class TrackRecorder:
         """The track or the recording ended: finish the last segment."""
         self._finish()
         self.paused = True
+
+
+@dataclass(frozen=True)
+class RecordingKey:
+    """What a worker needs to seal a recording's segments: its data key, never stored by the worker."""
+
+    recording_id: int
+    key_id: str
+    algorithm: str
+    data_key: bytes
+    blob_root: str
+
+
+class RoomRecorder:
+    """A consult room's recording: a `TrackRecorder` per publication, segments sealed into the blob store.
+
+    Each finished segment is sealed with the recording's data key and written as a blob file in a thread
+    (`storage.blobstore.write_sealed`), then announced with `on_written(info)`; the hub registers it in
+    the database. Pausing (someone present has not consented) finishes every open segment and records
+    nothing until `resume`.
+    """
+
+    def __init__(
+        self,
+        key: RecordingKey,
+        *,
+        on_written: Callable[[dict[str, object]], None],
+        spawn: Callable[[Any, str], asyncio.Task[None]],
+        segment_s: float = 10.0,
+        now: Callable[[], float] | None = None,
+    ) -> None:
+        self.key = key
+        self.segment_s = segment_s
+        self.started = (now or time.monotonic)()
+        self.paused = False
+        self.stopped = False
+        self._on_written = on_written
+        self._spawn = spawn
+        self._tracks: dict[tuple[str, str], TrackRecorder] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+        self.segments_written = 0
+        self.failures = 0
+
+    def attach(self, participant_id: str, user_id: str, publication: Publication) -> None:
+        """Record this publication (a participant's audio or video) from now on."""
+        key = (participant_id, publication.kind)
+        if self.stopped:
+            return
+        existing = self._tracks.get(key)
+        if existing is not None:  # the participant came back: the same track, fed again
+            publication.taps.add(existing.tap)
+            if not self.paused:
+                existing.resume()
+            return
+
+        def written(segment: Segment) -> None:
+            self._store(participant_id, user_id, publication.codec, segment)
+
+        recorder = TrackRecorder(
+            publication.codec,
+            recording_started=self.started,
+            on_segment=written,
+            request_keyframe=publication.request_keyframe,
+            segment_s=self.segment_s,
+        )
+        if self.paused:
+            recorder.pause()
+        self._tracks[key] = recorder
+        publication.taps.add(recorder.tap)
+        if publication.kind == "video":
+            publication.request_keyframe()
+
+    def _store(self, participant_id: str, user_id: str, codec: CodecInfo, segment: Segment) -> None:
+        blob_id = new_blob_id()
+        container = FORMATS[codec.mime_type.lower()][0]
+
+        async def seal() -> None:
+            try:
+                digest = await asyncio.to_thread(
+                    write_sealed,
+                    Path(self.key.blob_root),
+                    blob_id,
+                    self.key.key_id,
+                    self.key.algorithm,
+                    self.key.data_key,
+                    segment.data,
+                )
+            except OSError:
+                self.failures += 1
+                logger.exception("recording %s: a segment could not be written", self.key.recording_id)
+                return
+            self.segments_written += 1
+            self._on_written(
+                {
+                    "recording_id": self.key.recording_id,
+                    "participant_id": participant_id,
+                    "user_id": user_id,
+                    "kind": codec.kind,
+                    "codec": codec.name,
+                    "container": container,
+                    "content_type": segment.content_type,
+                    "seq": segment.seq,
+                    "blob_id": blob_id,
+                    "start_ms": segment.start_ms,
+                    "duration_ms": segment.duration_ms,
+                    "size": len(segment.data),
+                    "sha256": digest,
+                }
+            )
+
+        task = self._spawn(seal(), f"seal segment {blob_id}")
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    def detach(self, participant_id: str) -> None:
+        """The participant left: finish their open segments (their tracks go on if they come back)."""
+        for (pid, _), track in self._tracks.items():
+            if pid == participant_id:
+                track.pause()
+
+    async def drain(self) -> None:
+        """Wait until every finished segment is written."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    def pause(self) -> None:
+        """Record nothing until `resume` (open segments are finished and kept)."""
+        self.paused = True
+        for track in self._tracks.values():
+            track.pause()
+
+    def resume(self) -> None:
+        """Record again (video from its next keyframe)."""
+        self.paused = False
+        for track in self._tracks.values():
+            track.resume()
+
+    def stop(self) -> None:
+        """Finish every track; nothing more is recorded."""
+        self.stopped = True
+        for track in self._tracks.values():
+            track.close()
+
+    @property
+    def tracks(self) -> int:
+        """How many tracks are recorded."""
+        return len(self._tracks)

@@ -75,6 +75,7 @@ from media.errors import (
 from media.forwarding import CodecInfo, ForwardedTrack, Publication, UnsupportedCodecError, attach_sender
 from media.ice import create_peer_connection, is_end_of_candidates, parse_candidate, prepare_gathering
 from media.negotiation import PayloadMap, align_offer, check_description
+from media.recorder import RecordingKey, RoomRecorder
 from media.settings import MediaSettings
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,8 @@ class MediaRoom:
         self._participants: dict[str, _Participant] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        #: The consult's recording, while one runs (see media/recorder.py).
+        self._recorder: RoomRecorder | None = None
 
     # --- requests -----------------------------------------------------------------------------------------
 
@@ -299,6 +302,8 @@ class MediaRoom:
         """Close everything of a participant; the others' transceivers for them go inactive."""
         participant = self._get(participant_id)
         del self._participants[participant_id]
+        if self._recorder is not None:
+            self._recorder.detach(participant_id)
         await self._drop_participant(participant)
         logger.info("consult=%s participant=%s left media", self.consult_id, participant_id)
         for other in list(self._participants.values()):
@@ -310,6 +315,7 @@ class MediaRoom:
         if self._closed:
             return
         self._closed = True
+        await self.stop_recording()
         participants = list(self._participants.values())
         self._participants.clear()
         for participant in participants:
@@ -319,6 +325,48 @@ class MediaRoom:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         logger.info("consult=%s media room closed", self.consult_id)
+
+    # --- recording ---------------------------------------------------------------------------------------
+
+    def start_recording(self, key: RecordingKey, segment_s: float = 10.0) -> None:
+        """Record every participant's tracks from now on, sealed with the recording's key; each written
+        segment is announced as a ``segment`` event (participant = the publisher)."""
+        self._check_open()
+        if self._recorder is not None and not self._recorder.stopped:
+            raise InvalidState(f"consult {self.consult_id} is already recording")
+
+        def written(info: dict[str, object]) -> None:
+            self._emit(str(info["participant_id"]), "segment", info)
+
+        self._recorder = RoomRecorder(key, on_written=written, spawn=self._spawn, segment_s=segment_s)
+        for participant in self._participants.values():
+            for publication in participant.publications.values():
+                self._recorder.attach(participant.participant_id, participant.user_id, publication)
+        logger.info("consult=%s recording %s started", self.consult_id, key.recording_id)
+
+    def pause_recording(self) -> None:
+        """Record nothing until `resume_recording` (someone present has not consented)."""
+        if self._recorder is not None:
+            self._recorder.pause()
+
+    def resume_recording(self) -> None:
+        """Everyone present consented again."""
+        if self._recorder is not None:
+            self._recorder.resume()
+
+    async def stop_recording(self) -> dict[str, int]:
+        """Finish the recording and wait until its last segments are written."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return {"segments": 0, "tracks": 0, "failures": 0}
+        recorder.stop()
+        await recorder.drain()
+        logger.info("consult=%s recording %s stopped", self.consult_id, recorder.key.recording_id)
+        return {
+            "segments": recorder.segments_written,
+            "tracks": recorder.tracks,
+            "failures": recorder.failures,
+        }
 
     # --- observation --------------------------------------------------------------------------------------
 
@@ -475,6 +523,8 @@ class MediaRoom:
                 created = True
             publication.bind(receiver)
             self._set_enabled(publication, participant.sends(kind))
+            if self._recorder is not None:
+                self._recorder.attach(participant.participant_id, participant.user_id, publication)
             # A reconnected publisher: everyone attached waits for a keyframe from the new connection.
             for outlet in list(publication.outlets):
                 outlet.attach(publication)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import hmac
 import json
@@ -45,6 +46,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from media.errors import InvalidRequest, MediaError, UnknownParticipant
+from media.recorder import RecordingKey
 from media.room import MediaRoom
 from media.settings import MediaSettings
 
@@ -94,6 +96,10 @@ class WorkerHost:
             "set_media": self._set_media,
             "leave": self._leave,
             "close": self._close_room,
+            "record_start": self._record_start,
+            "record_pause": self._record_pause,
+            "record_resume": self._record_resume,
+            "record_stop": self._record_stop,
             "load": self._load,
             "stats": self._stats,
         }
@@ -187,6 +193,31 @@ class WorkerHost:
         room = self.rooms.pop(consult_id, None)
         if room is not None:
             await room.close()
+
+    async def _record_start(self, params: dict[str, Any]) -> None:
+        try:
+            data_key = base64.b64decode(_text(params, "data_key"), validate=True)
+            recording_id = int(params["recording_id"])
+            segment_s = float(params.get("segment_s", 10.0))
+        except (KeyError, TypeError, ValueError) as err:
+            raise InvalidRequest(f"record_start: {err}") from err
+        key = RecordingKey(
+            recording_id,
+            _text(params, "key_id"),
+            _text(params, "algorithm"),
+            data_key,
+            _text(params, "blob_root"),
+        )
+        self._room(params).start_recording(key, segment_s)
+
+    async def _record_pause(self, params: dict[str, Any]) -> None:
+        self._room(params).pause_recording()
+
+    async def _record_resume(self, params: dict[str, Any]) -> None:
+        self._room(params).resume_recording()
+
+    async def _record_stop(self, params: dict[str, Any]) -> dict[str, int]:
+        return await self._room(params).stop_recording()
 
     async def _load(self, params: dict[str, Any]) -> dict[str, Any]:
         return self.load()
