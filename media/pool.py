@@ -126,7 +126,7 @@ class RoomHandle:
         algorithm: str,
         data_key: bytes,
         blob_root: str,
-        segment_s: float = 10.0,
+        segment_s: float | None = None,
     ) -> None:
         """Record every participant's tracks into segments sealed with the recording's data key (sent
         to the worker over its local RPC and held in memory only); each written segment comes back as

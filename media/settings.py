@@ -68,6 +68,8 @@ class MediaSettings:
     workers: int | None = None
     #: How long a worker call may take before `WorkerCallTimeout`.
     call_timeout_s: float = 10.0
+    #: Length of a recording's segments: a worker that dies loses at most the one it was writing.
+    segment_s: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -90,6 +92,8 @@ class MediaSettings:
             )
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers!r}")
+        if self.segment_s <= 0:
+            raise ValueError(f"segment_s must be positive, got {self.segment_s!r}")
         if self.call_timeout_s <= 0:
             raise ValueError(f"call_timeout_s must be positive, got {self.call_timeout_s!r}")
 

@@ -198,7 +198,7 @@ class WorkerHost:
         try:
             data_key = base64.b64decode(_text(params, "data_key"), validate=True)
             recording_id = int(params["recording_id"])
-            segment_s = float(params.get("segment_s", 10.0))
+            segment_s = float(params.get("segment_s") or self.settings.segment_s)
         except (KeyError, TypeError, ValueError) as err:
             raise InvalidRequest(f"record_start: {err}") from err
         key = RecordingKey(

@@ -35,6 +35,7 @@ from signaling import payloads
 from signaling.media_events import MediaEvents
 from signaling.namespace import BaseNamespace, EventContext, event
 from signaling.presenters import member_json, queue_json
+from signaling.recording_events import RecordingEvents
 from storage import consults, invites, residents
 from storage.models import ConsultParticipantRow, ConsultRow, UserRow
 
@@ -71,7 +72,7 @@ def participant_row(row: ConsultRow, user_id: int) -> ConsultParticipantRow | No
     return next((p for p in row.participants if p.user_id == user_id), None)
 
 
-class ConsultNamespace(MediaEvents, BaseNamespace):
+class ConsultNamespace(RecordingEvents, MediaEvents, BaseNamespace):
     """Live consult events, video included (signaling/media_events.py); see docs/protocol.md."""
 
     def __init__(self, namespace: str, hub: Any) -> None:
@@ -79,6 +80,7 @@ class ConsultNamespace(MediaEvents, BaseNamespace):
         #: This node's connections and the consult rooms (or queues) each is counted in.
         self._rooms_of_sid: dict[str, set[int]] = {}
         self._init_media()
+        self._init_recording()
 
     # --- connection bookkeeping ---------------------------------------------------------------
 
@@ -123,7 +125,7 @@ class ConsultNamespace(MediaEvents, BaseNamespace):
         await self.broadcast_room(consult_id)
 
     async def broadcast_room(self, consult_id: int) -> None:
-        """Send everyone in the room who is there now."""
+        """Send everyone in the room who is there now; a recording follows who is present."""
         members = await self.hub.state.members(consult_id)
         await self.hub.sio.emit(
             "presence",
@@ -131,6 +133,7 @@ class ConsultNamespace(MediaEvents, BaseNamespace):
             room=f"consult:{consult_id}",
             namespace=NAMESPACE,
         )
+        await self.evaluate_recording(consult_id)
 
     # --- the waiting room ---------------------------------------------------------------------
 

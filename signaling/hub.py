@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from consult.access import Actor
 from consult.messaging import Conversation
+from consult.retention import RetentionPolicy
 from consult.waiting_room import GRACE_PERIOD, Presence, QueueEntry, queue_order
 from media.turn import IceSettings
 from signaling.cache import TtlCache
@@ -36,6 +37,7 @@ from signaling.presenters import queue_json
 from signaling.state import MemoryState, RedisState, RoomState
 from signaling.writer import MessageWriter
 from storage import audit, consults
+from storage.blobstore import BlobStore
 from storage.db import create_engine, create_sessionmaker
 from storage.people import load_actor
 
@@ -53,6 +55,7 @@ class Hub:
     def __init__(
         self,
         *,
+        blobs: BlobStore,
         verify_token: Callable[[str], int],
         clock: Callable[[], datetime],
         timezone: str,
@@ -66,6 +69,7 @@ class Hub:
         max_in_flight: int = 16,
         busy_wait_s: float = 5.0,
         ice: IceSettings | None = None,
+        retention: RetentionPolicy | None = None,
     ) -> None:
         manager = (
             socketio.AsyncRedisManager(redis_url, channel=f"{redis_prefix}:socketio") if redis_url else None
@@ -119,6 +123,11 @@ class Hub:
         self._listener: asyncio.Task[None] | None = None
         #: Where each consult's media lives; `web/app.py` gives it this node's media workers.
         self.media_router = MediaRouter(redis_url=redis_url, prefix=redis_prefix)
+        #: The encrypted blob store (recording segments) and how long recordings are kept.
+        self.blobs = blobs
+        self.retention = retention or RetentionPolicy()
+        self.media_router.blob_root = str(self.blobs.root)
+        self.media_router.key_source = self._recording_key
         #: The STUN/TURN servers clients are told about.
         self.ice = ice or IceSettings()
         #: Stores chat messages with group commit (see signaling/writer.py).
@@ -198,6 +207,10 @@ class Hub:
             session.begin(),
         ):
             yield session
+
+    async def _recording_key(self, key_id: str) -> tuple[str, bytes]:
+        async with self.transaction(writes=False) as session:
+            return await self.blobs.data_key(session, key_id)
 
     def today(self, now: datetime | None = None) -> date:
         """The service's date."""
@@ -323,6 +336,7 @@ class Hub:
         await self.state.forget_room(consult_id)
         for key in [k for k in self._timers if k[0] == consult_id]:
             self.cancel_grace(*key)
+        await self.consult.stop_recording(consult_id, "the consult ended")
         await self.consult.close_media(consult_id)
 
     async def deliver(self, batches: list[tuple[Any, list[int]]]) -> None:

@@ -135,8 +135,12 @@ class MediaEvents:
         consult_id = int(consult)
         body = {"consult_id": consult_id, **data}
         router = self.hub.media_router
+        if name == "segment":
+            self._spawn(self.record_segment(consult_id, data))  # type: ignore[attr-defined]
+            return
         if participant_id is None:  # the worker died: everyone joins the media again
             router.forget_consult(consult_id)
+            self._spawn(self.recording_lost(consult_id))  # type: ignore[attr-defined]
             self._spawn(
                 self.hub.sio.emit("media_restart", body, room=f"consult:{consult_id}", namespace=NAMESPACE)
             )

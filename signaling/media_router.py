@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
@@ -57,6 +57,11 @@ class MediaRouter:
         self.call_timeout_s = call_timeout_s
         #: On the owner: (consult, participant) → the sid that joined the media.
         self.sids: dict[tuple[int, str], str] = {}
+        #: On the owner: how to unwrap a recording's data key (the hub's blob store and database).
+        self.key_source: Callable[[str], Awaitable[tuple[str, bytes]]] | None = None
+        self.blob_root: str = ""
+        #: On the owner: recordings to start once the consult's media room exists (nobody had joined).
+        self._pending_recordings: dict[int, dict[str, Any]] = {}
         self._prefix = prefix
         self._redis = aioredis.Redis.from_url(redis_url, decode_responses=True) if redis_url else None
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -182,7 +187,8 @@ class MediaRouter:
     # --- on the owner -----------------------------------------------------------------------------
 
     async def _run(self, consult_id: int, method: str, params: dict[str, Any]) -> Any:
-        """Run a call on this node's pool: join, offer, answer, candidate, set_media, leave, close."""
+        """Run a call on this node's pool: join, offer, answer, candidate, set_media, leave, close, and
+        record_start, record_pause, record_resume, record_stop."""
         if self.pool is None:
             raise MediaRefused("media_unavailable", "video is switched off on this node")
         room = self.pool.room_for(str(consult_id))
@@ -192,12 +198,28 @@ class MediaRouter:
             if method == "join":
                 await room.join(participant, str(params["user_id"]), str(params["role"]))
                 self.sids[(consult_id, participant)] = str(sid)
+                pending = self._pending_recordings.pop(consult_id, None)
+                if pending is not None:
+                    await self._run(consult_id, "record_start", pending)
                 return None
+            if method == "record_start":
+                return await self._start_recording(consult_id, room, params)
+            if method in ("record_pause", "record_resume", "record_stop"):
+                if consult_id not in {k[0] for k in self.sids}:
+                    if method == "record_stop":
+                        self._pending_recordings.pop(consult_id, None)
+                    return None  # no media room: nothing is being recorded
+                if method == "record_pause":
+                    return await room.pause_recording()
+                if method == "record_resume":
+                    return await room.resume_recording()
+                return await room.stop_recording()
             if method == "leave":
                 if self.sids.pop((consult_id, participant), None) is not None:
                     await room.leave(participant)
                 return None
             if method == "close":
+                self._pending_recordings.pop(consult_id, None)
                 for key in [k for k in self.sids if k[0] == consult_id]:
                     del self.sids[key]
                 await room.close()
@@ -222,6 +244,21 @@ class MediaRouter:
         except MediaError as err:
             raise MediaRefused(err.code, err.message) from err
         raise MediaRefused("invalid_request", f"unknown media call {method!r}")
+
+    async def _start_recording(self, consult_id: int, room: Any, params: dict[str, Any]) -> None:
+        if consult_id not in {k[0] for k in self.sids}:
+            self._pending_recordings[consult_id] = params  # started by the first media_join
+            return
+        if self.key_source is None:
+            raise MediaRefused("recording_unavailable", "this node cannot unwrap recording keys")
+        algorithm, data_key = await self.key_source(str(params["key_id"]))
+        await room.start_recording(
+            int(params["recording_id"]),
+            key_id=str(params["key_id"]),
+            algorithm=algorithm,
+            data_key=data_key,
+            blob_root=self.blob_root,
+        )
 
     def sid_of(self, consult_id: int, participant_id: str) -> str | None:
         """The connection that joined the consult's media as `participant_id` (on the owner)."""

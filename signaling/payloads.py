@@ -106,3 +106,9 @@ class MediaState(Payload):
     audio: bool | None = None
     video: bool | None = None
     receive_video: bool | None = Field(None, description="false: audio only to this client (weak network)")
+
+
+class RecordConsent(Payload):
+    consult_id: Id
+    decision: Annotated[str, StringConstraints(pattern=r"^(granted|refused|withdrawn)$")]
+    text_version: Annotated[str, StringConstraints(min_length=1, max_length=40)]

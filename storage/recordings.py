@@ -252,3 +252,24 @@ async def purge(session: AsyncSession, blobs: BlobStore, today: date, now: datet
         done.append(Purged(row.id, row.consult_id, len(blob_ids), row.expires_on))
     await session.flush()
     return done
+
+
+ACTIVE = (RecordingStatus.WAITING.value, RecordingStatus.RUNNING.value, RecordingStatus.PAUSED.value)
+
+
+async def active(session: AsyncSession, consult_id: int) -> RecordingRow | None:
+    """The consult's recording that is waiting, running or paused, if any."""
+    return await session.scalar(
+        select(RecordingRow)
+        .where(RecordingRow.consult_id == consult_id, RecordingRow.status.in_(ACTIVE))
+        .order_by(RecordingRow.id.desc())
+        .limit(1)
+    )
+
+
+async def decisions_for(session: AsyncSession, recording_id: int) -> list[ConsentRecord]:
+    """The answers given to one recording request, oldest first."""
+    rows = await session.scalars(
+        select(ConsentRow).where(ConsentRow.recording_id == recording_id).order_by(ConsentRow.decided_at, ConsentRow.id)
+    )
+    return [consent_of(r) for r in rows]

@@ -151,6 +151,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         grace_period_s=settings.grace_period_s,
         metrics=HubMetrics(registry),
         ice=settings.ice,
+        blobs=app[keys.BLOBS],
+        retention=settings.retention,
     )
     hub.sio.attach(app, socketio_path="socket.io")
     app.cleanup_ctx.append(_database)

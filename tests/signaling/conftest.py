@@ -121,6 +121,7 @@ class Live:
                 "admitted",
                 "ended",
                 "removed",
+                "recording",
             ):
                 sio.on(name, _recorder(client, name), namespace=namespace)
         refusals: list[Any] = []

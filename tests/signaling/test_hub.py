@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from signaling.hub import Hub
 from signaling.namespace import HubBusy
+from storage.blobstore import BlobStore
+from storage.crypto import MasterKey
 
 
-async def test_events_beyond_the_limit_get_busy_quickly() -> None:
+async def test_events_beyond_the_limit_get_busy_quickly(tmp_path: Path) -> None:
     hub = Hub(
+        blobs=BlobStore(tmp_path, MasterKey(os.urandom(32))),
         verify_token=lambda _: 1,
         clock=lambda: datetime.now(UTC),
         timezone="Asia/Shanghai",

@@ -6,15 +6,20 @@ one media worker, so every call goes browser stand-in → Socket.IO → hub → 
 
 from __future__ import annotations
 
+import asyncio
+import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
+import av
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy import select
 
 from media.settings import MediaSettings
 from signaling.media_events import EVENTS
+from storage.models import RecordingRow, RecordingSegmentRow, RecordingTrackRow
 from tests.conftest import NOW
 from tests.media.peers import ClientPeer, eventually
 from tests.signaling.conftest import GRACE_S, Client, Clock, Live, ack_error, ack_ok
@@ -34,7 +39,7 @@ def backend() -> str:
 async def live(settings: Settings, aiohttp_server: Any) -> AsyncIterator[Live]:
     clock = Clock(NOW)
     clock.set_local(10)
-    media = MediaSettings(host_addresses=("127.0.0.1",), workers=1)
+    media = MediaSettings(host_addresses=("127.0.0.1",), workers=1, segment_s=1.0)
     app = create_app(replace(settings, grace_period_s=GRACE_S, media=media), clock=clock)
     server: TestServer = await aiohttp_server(app)
     node = Live(str(server.make_url("")).rstrip("/"), clock, app)
@@ -185,3 +190,104 @@ async def test_a_dropped_resident_comes_back_within_grace_and_a_leaver_disappear
     assert stats["participants"] == 1 and stats["peer_connections"] == 1
     await second.close()
     await doctor_peer.close()
+
+
+async def _status(client: Client, consult_id: int, status: str, within: float = 5) -> dict[str, Any]:
+    return await client.wait_for(
+        "recording",
+        lambda r: (
+            r["consult_id"] == consult_id and r["status"] == status and r is client.events["recording"][-1]
+        ),
+        within,
+    )
+
+
+async def test_recording_runs_only_while_everyone_present_consents(live: Live) -> None:
+    consult_id, doctor, resident = await _in_room(live)
+    doctor_peer = await media_peer(doctor, consult_id, "blue")
+    resident_peer = await media_peer(resident, consult_id, "red")
+    try:
+        await eventually(
+            lambda: doctor_peer.got(resident_peer.participant_id).video_frames > 5, within_s=20, what="video"
+        )
+        asked = ack_ok(await doctor.call("/consult", "record_request", {"consult_id": consult_id}))
+        assert "3 年" in asked["text"]["zh"]
+        waiting = await resident.wait_for("recording", lambda r: r["status"] == "waiting")
+        assert sorted(waiting["waiting_for"]) == sorted(
+            [int(doctor_peer.participant_id), int(resident_peer.participant_id)]
+        )
+        version = asked["text_version"]
+        for client in (doctor, resident):
+            ack_ok(
+                await client.call(
+                    "/consult",
+                    "record_consent",
+                    {"consult_id": consult_id, "decision": "granted", "text_version": version},
+                )
+            )
+        await _status(resident, consult_id, "running")
+
+        # A newcomer who has not consented pauses it; declining keeps it paused; leaving lets it run again.
+        nurse = await live.connect("nurse")
+        ack_ok(await nurse.call("/consult", "join", {"consult_id": consult_id}))
+        paused = await _status(doctor, consult_id, "paused")
+        assert paused["waiting_for"] == [int((await live.http("GET", "/api/me", nurse.token))[1]["id"])]
+        ack_ok(
+            await nurse.call(
+                "/consult",
+                "record_consent",
+                {"consult_id": consult_id, "decision": "refused", "text_version": version},
+            )
+        )
+        ack_ok(await nurse.call("/consult", "leave", {"consult_id": consult_id}))
+        await _status(doctor, consult_id, "running")
+        await asyncio.sleep(2.5)  # a few segments
+
+        # The resident withdraws: paused within 2 seconds.
+        started = asyncio.get_running_loop().time()
+        ack_ok(
+            await resident.call(
+                "/consult",
+                "record_consent",
+                {"consult_id": consult_id, "decision": "withdrawn", "text_version": version},
+            )
+        )
+        await _status(doctor, consult_id, "paused", within=2)
+        assert asyncio.get_running_loop().time() - started < 2
+
+        ack_ok(await doctor.call("/consult", "end", {"consult_id": consult_id}))
+        await _status(resident, consult_id, "ended")
+    finally:
+        await doctor_peer.close()
+        await resident_peer.close()
+
+    sessions = live.app[keys.SESSIONS]
+    blobs = live.app[keys.BLOBS]
+    async with sessions() as session:
+        row = await session.scalar(select(RecordingRow).where(RecordingRow.consult_id == consult_id))
+        assert row is not None and row.status == "ended" and row.complete and row.expires_on is not None
+        kinds = [e["kind"] for e in row.timeline]
+        assert (
+            kinds[:2] == ["requested", "started"]
+            and "paused" in kinds
+            and "resumed" in kinds
+            and kinds[-1] == "stopped"
+        )
+        segments = (
+            await session.execute(
+                select(RecordingTrackRow.kind, RecordingSegmentRow.blob_id, RecordingSegmentRow.duration_ms)
+                .join(RecordingSegmentRow, RecordingSegmentRow.track_id == RecordingTrackRow.id)
+                .where(RecordingTrackRow.recording_id == row.id)
+            )
+        ).all()
+        assert {k for k, _, _ in segments} == {"audio", "video"}
+        total = {k: sum(d for kk, _, d in segments if kk == k) for k in ("audio", "video")}
+        # Two people, about 2.5-4 s each recorded: both kinds hold seconds of media, not a blip.
+        assert total["audio"] >= 4000 and total["video"] >= 3000
+        for kind, blob_id, _ in segments:
+            data = await blobs.get(session, blob_id)
+            assert b"\x1aE\xdf\xa3" not in blobs.path_of(blob_id).read_bytes()
+            with av.open(io.BytesIO(data)) as container:
+                stream = container.streams[0]
+                assert stream.codec_context.name == ("vp8" if kind == "video" else "opus")
+                assert sum(1 for _ in container.decode(stream)) > 0
