@@ -26,13 +26,13 @@ CONSENT_TEXT: Mapping[str, Mapping[str, str]] = {
     "recording-v1": {
         "zh": (
             "医生请求为本次问诊录音录像。录下的是本次问诊中各位的声音和画面。"
-            "只有您的家庭医生团队、质控人员和您本人（或您授权的家属）可以查看，每次查看都有记录。"
+            "只有质控人员和您本人（或您授权的家属）可以查看，每次查看都有记录。"
             "录像加密保存 3 年后销毁。您可以拒绝，也可以随时撤回同意；拒绝不影响本次问诊。"
         ),
         "en": (
             "The doctor asks to record this consult: the voices and pictures of everyone in it. "
-            "Only your family-doctor team, compliance officers and you (or a family member you "
-            "authorised) may view it, and every viewing is logged. It is kept encrypted for 3 years, "
+            "Only compliance officers and you (or a family member you authorised) may view it, and "
+            "every viewing is logged. It is kept encrypted for 3 years, "
             "then destroyed. You may say no, or withdraw at any time; saying no does not affect "
             "the consult."
         ),
@@ -94,6 +94,20 @@ class TimelineEntry:
     kind: TimelineKind
     reason: str = ""
     user_ids: tuple[int, ...] = ()
+
+
+def may_view_recording(actor: Actor, resident_id: int) -> bool:
+    """Compliance officers review every recording; a resident sees their own, and a family member
+    with the view-records scope those of the resident they act for. Nobody else (the consent text
+    says so)."""
+    if actor.role is Role.COMPLIANCE:
+        return True
+    if actor.role is Role.RESIDENT:
+        return actor.resident_id == resident_id
+    if actor.role is Role.PROXY:
+        binding = actor.binding_for(resident_id)
+        return binding is not None and binding.allows(ProxyScope.VIEW_RECORDS)
+    return False
 
 
 def may_answer(actor: Actor, resident_id: int) -> int | None:

@@ -27,6 +27,7 @@ from web import (
     invites,
     keys,
     login,
+    recordings,
     referrals,
     residents,
     workbench,
@@ -60,6 +61,7 @@ API = Api(
         *broadcasts.api.operations,
         *alerts.api.operations,
         *invites.api.operations,
+        *recordings.api.operations,
     ]
 )
 
@@ -130,6 +132,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         cipher_name=settings.cipher,
     )
     app[keys.TOKENS] = TokenIssuer(derive_key(secret, "jiayi access tokens"), settings.token_ttl_s)
+    app[keys.TICKET_KEY] = derive_key(secret, "jiayi playback tickets")
+    recordings.setup(app)
     failures = RedisFailureLog(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
     app[keys.THROTTLE] = LoginThrottle(
         settings.login_max_failures,

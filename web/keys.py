@@ -28,6 +28,8 @@ SQLITE_WRITES = web.AppKey("sqlite_writes", asyncio.Lock)
 BLOBS = web.AppKey("blobs", BlobStore)
 FIELDS = web.AppKey("fields", FieldProtector)
 TOKENS = web.AppKey("tokens", TokenIssuer)
+#: Signs the short-lived tickets that open a recording's tracks after an audited view or export.
+TICKET_KEY = web.AppKey("ticket_key", bytes)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 #: The current time as aware UTC; tests replace it to control dates.
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")

@@ -557,3 +557,122 @@ class TeamSettingsIO(In):
     red_flags: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]] = (
         Field(default_factory=list, max_length=100, description="words that alert the on-call doctor")
     )
+
+
+# --- recordings (compliance review) -----------------------------------------------------------------
+
+
+class RecordingQuery(In):
+    resident_id: Id | None = None
+    doctor_id: Id | None = Field(None, description="the user id of the doctor who asked to record")
+    date_from: date | None = None
+    date_to: date | None = None
+    kind: ConsultKind | None = None
+    consent: Annotated[str | None, StringConstraints(pattern=r"^(all_granted|refused)$")] = Field(
+        None, description="all_granted: nobody refused or withdrew; refused: someone did"
+    )
+    held: bool | None = None
+    complete: bool | None = None
+
+
+class RecordingItemOut(Out):
+    id: int
+    consult_id: int
+    consult_kind: ConsultKind
+    resident_id: int
+    resident_name: str
+    requested_by: int
+    requested_by_name: str
+    status: str
+    complete: bool
+    started_at: datetime | None
+    ended_at: datetime | None
+    consent: str
+    held: bool
+    expires_on: date | None
+    destroyed_at: datetime | None
+
+
+class RecordingListOut(Out):
+    items: list[RecordingItemOut]
+
+
+class SegmentOut(Out):
+    seq: int
+    start_ms: int
+    duration_ms: int
+
+
+class TrackOut(Out):
+    id: int
+    user_id: int
+    name: str
+    kind: str
+    codec: str
+    segments: list[SegmentOut]
+
+
+class ConsentOut(Out):
+    user_id: int
+    name: str
+    decision: str
+    decided_at: datetime
+    text_version: str
+    on_behalf_of_resident_id: int | None
+
+
+class HoldOut(Out):
+    id: int
+    reason: str
+    set_by: int
+    set_at: datetime
+    released_at: datetime | None
+    released_by: int | None
+
+
+class AccessOut(Out):
+    at: datetime
+    user_id: int | None
+    username: str | None
+    role: str | None
+    action: str
+    purpose: str | None
+    outcome: str
+
+
+class ChatLineOut(Out):
+    id: int
+    sender_name: str
+    sender_role: str | None
+    text: str
+    kind: str
+    created_at: datetime
+
+
+class RecordingOut(RecordingItemOut):
+    timeline: list[dict[str, object]]
+    tracks: list[TrackOut]
+    consents: list[ConsentOut]
+    holds: list[HoldOut]
+    chat: list[ChatLineOut]
+    access: list[AccessOut] = Field(description="who viewed, exported, held or released it (compliance only)")
+
+
+class PurposeIn(In):
+    purpose: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)] = Field(
+        description="why the recording is viewed or exported (e.g. 投诉核查), recorded in the audit trail"
+    )
+
+
+class ViewTrackOut(Out):
+    track_id: int
+    url: str
+
+
+class ViewOut(Out):
+    expires_at: datetime
+    tracks: list[ViewTrackOut]
+
+
+class HoldIn(In):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]

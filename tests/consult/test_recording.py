@@ -17,6 +17,7 @@ from consult.recording import (
     latest_decisions,
     may_answer,
     may_record,
+    may_view_recording,
     next_status,
     not_consented,
 )
@@ -118,3 +119,13 @@ def test_a_proxy_answers_for_the_resident_only_with_the_consent_scope() -> None:
     with pytest.raises(AccessDenied):
         may_answer(with_scope, actors.OTHER_RESIDENT)
     assert may_answer(actors.doctor(), actors.RESIDENT) is None
+
+
+def test_only_compliance_and_the_resident_s_side_may_view_recordings() -> None:
+    assert may_view_recording(actors.compliance(), actors.RESIDENT)
+    assert may_view_recording(actors.resident(), actors.RESIDENT)
+    assert not may_view_recording(actors.resident(), actors.OTHER_RESIDENT)
+    assert may_view_recording(actors.proxy((actors.RESIDENT, {ProxyScope.VIEW_RECORDS})), actors.RESIDENT)
+    assert not may_view_recording(actors.proxy((actors.RESIDENT, {ProxyScope.CONSULT})), actors.RESIDENT)
+    for other in (actors.doctor(), actors.nurse(), actors.specialist(), actors.admin()):
+        assert not may_view_recording(other, actors.RESIDENT)
