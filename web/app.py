@@ -23,6 +23,7 @@ from web import (
     broadcasts,
     consults,
     contracts,
+    fhir,
     followups,
     invites,
     keys,
@@ -62,6 +63,7 @@ API = Api(
         *alerts.api.operations,
         *invites.api.operations,
         *recordings.api.operations,
+        *fhir.api.operations,
     ]
 )
 
