@@ -36,6 +36,8 @@ const DISCONNECTED_GRACE_MS = 6_000;
 /** After a collision, offer again by then even if the server's own offer never came. */
 const REOFFER_MS = 3_000;
 
+const MID_EXTENSION = "urn:ietf:params:rtp-hdrext:sdes:mid";
+
 const CAMERA = {
   width: { ideal: 640 },
   height: { ideal: 480 },
@@ -480,6 +482,7 @@ export function createCall({ socket, consultId, resident, mode, nameOf, hangUp }
       clearTimeout(session.disconnectTimer);
       switch (pc.connectionState) {
         case "connected":
+          queue(session.gen, () => publish(session));
           call.everConnected = true;
           call.restartAttempt = 0;
           call.videoSince = Date.now();
@@ -501,14 +504,53 @@ export function createCall({ socket, consultId, resident, mode, nameOf, hangUp }
     };
   }
 
-  function addTransceivers(pc) {
-    const audio = call.local?.getAudioTracks()[0];
-    const video = call.local?.getVideoTracks()[0];
+  /**
+   * Send no RTP header extension but `mid`. The relay (aiortc 1.16) keeps one extension map per
+   * connection, and a renegotiation of its own can re-number it with its default ids; a browser's
+   * audio-level or abs-send-time then reads as another extension, and a misread audio level stops
+   * the server reading this connection at all. `mid` is all the relay needs. (Browsers without
+   * this API send them all; connecting before publishing, below, avoids the race that re-numbers.)
+   */
+  function onlyMidExtension(transceiver) {
+    if (typeof transceiver.setHeaderExtensionsToNegotiate !== "function") return;
+    try {
+      transceiver.setHeaderExtensionsToNegotiate(transceiver.getHeaderExtensionsToNegotiate().map(
+        (ext) => ({ ...ext, direction: ext.uri === MID_EXTENSION ? ext.direction : "stopped" })));
+    } catch (err) {
+      console.warn("call: header extensions left as they are", err);
+    }
+  }
+
+  /**
+   * Connect first, publish second. The first offer only receives (recvonly audio and video); once
+   * the connection is up, the microphone and camera go on those transceivers and the page offers
+   * again. The relay (aiortc 1.16) fixes a receiver's payload types when the connection's DTLS
+   * handshake completes, and a renegotiation it starts meanwhile (as it does at once for a
+   * newcomer, to send them the others' tracks) resets them to its own numbering: a browser that
+   * published in its first offer was then, at random, neither heard nor seen, nor did it receive.
+   * Published on a connection that is already up, the numbers the browser offered are the ones used.
+   */
+  function addTransceivers(session) {
+    session.audio = session.pc.addTransceiver("audio", { direction: "recvonly" });
+    session.video = session.pc.addTransceiver("video", { direction: "recvonly" });
+    onlyMidExtension(session.audio);
+    onlyMidExtension(session.video);
+  }
+
+  async function publish(session) {
+    if (!current(session) || session.published) return;
+    session.published = true;
     const streams = call.local ? [call.local] : [];
-    if (audio) pc.addTransceiver(audio, { direction: "sendonly", streams });
-    else pc.addTransceiver("audio", { direction: "recvonly" });
-    if (video) pc.addTransceiver(video, { direction: "sendonly", streams });
-    else pc.addTransceiver("video", { direction: "recvonly" });
+    let changed = false;
+    for (const [transceiver, track] of [[session.audio, call.local?.getAudioTracks()[0]],
+                                        [session.video, call.local?.getVideoTracks()[0]]]) {
+      if (!track) continue;
+      await transceiver.sender.replaceTrack(track);
+      transceiver.sender.setStreams?.(...streams);
+      transceiver.direction = "sendonly";
+      changed = true;
+    }
+    if (changed) await sendOffer(session);
   }
 
   /** (Re)start the media: after joining the room, after a reconnect, after the worker restarted. */
@@ -539,10 +581,11 @@ export function createCall({ socket, consultId, resident, mode, nameOf, hangUp }
       applyLocalEnabled();
       const pc = new RTCPeerConnection({ iceServers: joined.ice_servers ?? [], bundlePolicy: "max-bundle" });
       const session = { gen, pc, tracks: {}, offerSent: false, offered: false, needOffer: false,
+                        audio: null, video: null, published: false,
                         reofferTimer: null, disconnectTimer: null };
       call.session = session;
       wire(session);
-      addTransceivers(pc);
+      addTransceivers(session);
       redraw();
       await sendOffer(session);
     });
@@ -684,8 +727,7 @@ export function createCall({ socket, consultId, resident, mode, nameOf, hangUp }
 
   const statsTimer = setInterval(checkNetwork, STATS_INTERVAL_MS);
   /** For support and tests: what this page receives, without reaching into the page's closures. */
-  const diagnostics = { inbound, status: () => call.status,
-    debug: () => ({ local: call.session?.pc.localDescription?.sdp, remote: call.session?.pc.remoteDescription?.sdp, tracks: call.session?.tracks }) };
+  const diagnostics = { inbound, status: () => call.status };
   window.jiayiCall = diagnostics;
 
   redraw();

@@ -15,7 +15,7 @@ const VITALS = [
   ["diastolic_mmhg", "vitals.diastolic", "mmHg", true],
   ["heart_rate_bpm", "vitals.heart_rate", "unit.bpm", true],
   ["glucose_mmol_l", "vitals.glucose", "mmol/L", false],
-  ["temperature_c", "vitals.temperature", "℃", false],
+  ["temperature_c", "vitals.temperature", "°C", false],
   ["spo2_percent", "vitals.spo2", "%", true],
   ["weight_kg", "vitals.weight", "kg", false],
 ];
