@@ -444,6 +444,8 @@ class MediaRoom:
                 state = pc.connectionState
                 logger.info("consult=%s %s connection %s", self.consult_id, participant.label, state)
                 self._emit(participant.participant_id, "connection", {"state": state})
+                if state == "connected" and participant.negotiation_wanted:
+                    self._want_negotiation(participant)
 
         return pc
 
@@ -575,6 +577,12 @@ class MediaRoom:
                     pc = participant.pc
                     if pc is None or pc.remoteDescription is None or pc.signalingState != "stable":
                         return  # offered again after the client's offer or answer
+                    if pc.connectionState != "connected":
+                        # aiortc's createOffer resets the transceivers' codecs to its own numbering,
+                        # and its receivers take their payload types and header extensions when DTLS
+                        # connects: offering before then renumbers what a browser sends (Chrome's
+                        # opus 111 became 96) and every packet was dropped. Offered once connected.
+                        return
                     participant.negotiation_wanted = False
                     if not self._sync_outlets(participant):
                         continue

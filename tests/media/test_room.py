@@ -241,3 +241,14 @@ async def test_a_reconnecting_participant_keeps_their_tiles(call: Call) -> None:
     assert mids_of(bob, "alice") == bob_mids
     assert sum(1 for name, _ in bob.events if name == "offer") == offers_to_bob
     assert call.room.stats().peer_connections == 2
+
+
+async def test_the_server_offers_a_newcomer_the_others_only_once_connected(call: Call) -> None:
+    """aiortc renumbers a connection's payload types if it offers before DTLS is up: a browser numbering
+    its codecs otherwise (Chrome: opus 111) was then neither heard nor seen. Offers wait for the link."""
+    await call.join("alice", colour="red")
+    carol = await call.join("carol", colour="green")
+    await eventually(lambda: any(name == "offer" for name, _ in carol.events), what="carol's first offer")
+    names = [(name, payload.get("state")) for name, payload in carol.events]
+    first_offer = next(i for i, (name, _) in enumerate(names) if name == "offer")
+    assert ("connection", "connected") in names[:first_offer], names

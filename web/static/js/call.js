@@ -36,7 +36,6 @@ const DISCONNECTED_GRACE_MS = 6_000;
 /** After a collision, offer again by then even if the server's own offer never came. */
 const REOFFER_MS = 3_000;
 
-const MID_EXTENSION = "urn:ietf:params:rtp-hdrext:sdes:mid";
 
 const CAMERA = {
   width: { ideal: 640 },
@@ -505,36 +504,19 @@ export function createCall({ socket, consultId, resident, mode, nameOf, hangUp }
   }
 
   /**
-   * Send no RTP header extension but `mid`. The relay (aiortc 1.16) keeps one extension map per
-   * connection, and a renegotiation of its own can re-number it with its default ids; a browser's
-   * audio-level or abs-send-time then reads as another extension, and a misread audio level stops
-   * the server reading this connection at all. `mid` is all the relay needs. (Browsers without
-   * this API send them all; connecting before publishing, below, avoids the race that re-numbers.)
-   */
-  function onlyMidExtension(transceiver) {
-    if (typeof transceiver.setHeaderExtensionsToNegotiate !== "function") return;
-    try {
-      transceiver.setHeaderExtensionsToNegotiate(transceiver.getHeaderExtensionsToNegotiate().map(
-        (ext) => ({ ...ext, direction: ext.uri === MID_EXTENSION ? ext.direction : "stopped" })));
-    } catch (err) {
-      console.warn("call: header extensions left as they are", err);
-    }
-  }
-
-  /**
-   * Connect first, publish second. The first offer only receives (recvonly audio and video); once
-   * the connection is up, the microphone and camera go on those transceivers and the page offers
-   * again. The relay (aiortc 1.16) fixes a receiver's payload types when the connection's DTLS
-   * handshake completes, and a renegotiation it starts meanwhile (as it does at once for a
-   * newcomer, to send them the others' tracks) resets them to its own numbering: a browser that
-   * published in its first offer was then, at random, neither heard nor seen, nor did it receive.
-   * Published on a connection that is already up, the numbers the browser offered are the ones used.
+   * The first offer carries the microphone and camera (sendonly), or only receives when the page has
+   * no devices; `publish` adds tracks that arrive later. (The relay offers back only once this
+   * connection is up: offering earlier made aiortc renumber the payload types a browser sends with.)
    */
   function addTransceivers(session) {
-    session.audio = session.pc.addTransceiver("audio", { direction: "recvonly" });
-    session.video = session.pc.addTransceiver("video", { direction: "recvonly" });
-    onlyMidExtension(session.audio);
-    onlyMidExtension(session.video);
+    const streams = call.local ? [call.local] : [];
+    const audio = call.local?.getAudioTracks()[0];
+    const video = call.local?.getVideoTracks()[0];
+    session.audio = session.pc.addTransceiver(audio ?? "audio",
+      { direction: audio ? "sendonly" : "recvonly", streams });
+    session.video = session.pc.addTransceiver(video ?? "video",
+      { direction: video ? "sendonly" : "recvonly", streams });
+    session.published = Boolean(audio || video);
   }
 
   async function publish(session) {
