@@ -349,7 +349,8 @@ class ConsultNamespace(RecordingEvents, MediaEvents, BaseNamespace):
             resident_id=consult.resident_id,
             detail={"next_task_due": scheduled[0].due_date.isoformat() if scheduled else None},
         )
-        ctx.out.then(lambda: self.hub.consult_ended(consult.id, consult.team_id))
+        due = scheduled[0].due_date if scheduled else None
+        ctx.out.then(lambda: self.hub.consult_ended(consult.id, consult.team_id, due))
         return {"next_task_due": scheduled[0].due_date.isoformat() if scheduled else None}
 
     @event(payloads.ConsultRef, audit_denied=True)

@@ -326,11 +326,16 @@ class Hub:
 
     # --- what the HTTP side tells the live side -----------------------------------------------------
 
-    async def consult_ended(self, consult_id: int, team_id: int | None) -> None:
-        """Tell the room the consult is over and forget its live state."""
-        await self.sio.emit(
-            "ended", {"consult_id": consult_id}, room=f"consult:{consult_id}", namespace=CONSULT
-        )
+    async def consult_ended(
+        self, consult_id: int, team_id: int | None, next_task_due: date | None = None
+    ) -> None:
+        """Tell the room the consult is over (and when the next follow-up is due) and forget its
+        live state."""
+        body = {
+            "consult_id": consult_id,
+            "next_task_due": next_task_due.isoformat() if next_task_due else None,
+        }
+        await self.sio.emit("ended", body, room=f"consult:{consult_id}", namespace=CONSULT)
         if team_id is not None and await self.state.dequeue(team_id, consult_id) is not None:
             await self.broadcast_queue(team_id)
         await self.state.forget_room(consult_id)

@@ -363,7 +363,8 @@ async def end_consult(ctx: RequestContext) -> schemas.ConsultOut:
         detail={"next_task_due": next_task.due_date.isoformat() if next_task else None},
     )
     hub = ctx.app[keys.HUB]
-    ctx.after_commit.append(lambda: hub.consult_ended(consult_id, consult.team_id))
+    due = next_task.due_date if next_task else None
+    ctx.after_commit.append(lambda: hub.consult_ended(consult_id, consult.team_id, due))
     return await _reply(ctx, consult_id, with_note=True, next_task=next_task)
 
 

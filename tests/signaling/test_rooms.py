@@ -66,7 +66,8 @@ async def test_check_in_queue_admit_chat_end(live: Live) -> None:
 
     live.clock.now += timedelta(minutes=12)
     ack_ok(await doctor.call("/consult", "end", {"consult_id": consult_id}))
-    await resident.wait_for("ended", lambda e: e["consult_id"] == consult_id)
+    ended = await resident.wait_for("ended", lambda e: e["consult_id"] == consult_id)
+    assert ended["next_task_due"] is None  # advice, not a follow-up: nothing scheduled
     status, record = await live.http("GET", f"/api/consults/{consult_id}", doctor.token)
     assert (status, record["status"]) == (200, "ended")
     assert record["duration_seconds"] == 12 * 60
