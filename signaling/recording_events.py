@@ -18,7 +18,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from consult.access import require_may_write_note
-from consult.consult import ConsultStatus
+from consult.consult import Consult, ConsultStatus
 from consult.errors import AccessDenied, Conflict, NotFound, RuleViolation
 from consult.recording import (
     CONSENT_TEXT,
@@ -71,19 +71,21 @@ class RecordingEvents:
     def _init_recording(self) -> None:
         self._recording_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    def _in_consult_room(self, ctx: EventContext, consult_id: int) -> None:
+    async def _consult_in_room(self, ctx: EventContext, consult_id: int) -> Consult:
+        """The consult, if the caller is in its room on this connection."""
         if consult_id not in self._rooms_of_sid.get(ctx.sid, set()):
             raise EventError("not_in_room", f"join consult {consult_id} first", "consult_id")
+        consult = await consults.get(ctx.session, consult_id)
+        if consult is None:
+            raise NotFound(f"no consult {consult_id}", field="consult_id")
+        return consult
 
     # --- client events ------------------------------------------------------------------------
 
     @event(payloads.ConsultRef, audit_denied=True)
     async def on_record_request(self, ctx: EventContext, p: payloads.ConsultRef) -> dict[str, Any]:
         """The family doctor asks to record; everyone present is asked (the `recording` event)."""
-        self._in_consult_room(ctx, p.consult_id)
-        consult = await consults.get(ctx.session, p.consult_id)
-        if consult is None:
-            raise NotFound(f"no consult {p.consult_id}", field="consult_id")
+        consult = await self._consult_in_room(ctx, p.consult_id)
         require_may_write_note(ctx.actor, consult)
         if ctx.actor.role is not Role.DOCTOR:
             raise AccessDenied("the family doctor asks to record")
@@ -107,12 +109,9 @@ class RecordingEvents:
     @event(payloads.RecordConsent, audit_denied=True)
     async def on_record_consent(self, ctx: EventContext, p: payloads.RecordConsent) -> dict[str, Any]:
         """A participant's answer (a proxy answers for the resident too); withdrawing pauses at once."""
-        self._in_consult_room(ctx, p.consult_id)
         if p.text_version not in CONSENT_TEXT:
             raise RuleViolation(f"unknown consent text {p.text_version!r}", field="text_version")
-        consult = await consults.get(ctx.session, p.consult_id)
-        if consult is None:
-            raise NotFound(f"no consult {p.consult_id}", field="consult_id")
+        consult = await self._consult_in_room(ctx, p.consult_id)
         row = await recordings.active(ctx.session, consult.id)
         if row is None:
             raise Conflict("nobody asked to record this consult", code="no_recording")
@@ -134,10 +133,7 @@ class RecordingEvents:
     @event(payloads.ConsultRef, audit_denied=True)
     async def on_record_stop(self, ctx: EventContext, p: payloads.ConsultRef) -> dict[str, Any]:
         """The doctor stops the recording (ending the consult stops it too)."""
-        self._in_consult_room(ctx, p.consult_id)
-        consult = await consults.get(ctx.session, p.consult_id)
-        if consult is None:
-            raise NotFound(f"no consult {p.consult_id}", field="consult_id")
+        consult = await self._consult_in_room(ctx, p.consult_id)
         require_may_write_note(ctx.actor, consult)
         ctx.out.then(lambda: self.stop_recording(consult.id, "stopped by the doctor"))
         return {}

@@ -28,6 +28,7 @@ from sqlalchemy import and_, exists, func, select
 from consult.consult import ConsultKind
 from consult.errors import AccessDenied, NotFound
 from consult.recording import Decision, may_view_recording
+from consult.retention import LegalHold
 from consult.roles import Role
 from media.playback import join_segments
 from storage import recordings, residents
@@ -311,17 +312,7 @@ async def get_recording(ctx: RequestContext) -> schemas.RecordingOut:
             )
             for c in consents
         ],
-        holds=[
-            schemas.HoldOut(
-                id=h.id,
-                reason=h.reason,
-                set_by=h.set_by,
-                set_at=h.set_at,
-                released_at=h.released_at,
-                released_by=h.released_by,
-            )
-            for h in holds
-        ],
+        holds=[_hold_out(recordings.hold_of(h)) for h in holds],
         chat=[
             schemas.ChatLineOut(
                 id=m.id,
@@ -492,14 +483,7 @@ async def hold_recording(ctx: RequestContext) -> schemas.HoldOut:
         resident_id=consult.resident_id,
         detail={"hold_id": hold.id, "reason": hold.reason},
     )
-    return schemas.HoldOut(
-        id=hold.id,
-        reason=hold.reason,
-        set_by=hold.set_by_user_id,
-        set_at=hold.set_at,
-        released_at=None,
-        released_by=None,
-    )
+    return _hold_out(hold)
 
 
 @api.operation(
@@ -524,13 +508,17 @@ async def release_hold(ctx: RequestContext) -> schemas.HoldOut:
     await ctx.audit(
         "release_hold", "recording", row.id, resident_id=consult.resident_id, detail={"hold_id": hold_id}
     )
+    return _hold_out(released)
+
+
+def _hold_out(hold: LegalHold) -> schemas.HoldOut:
     return schemas.HoldOut(
-        id=released.id,
-        reason=released.reason,
-        set_by=released.set_by_user_id,
-        set_at=released.set_at,
-        released_at=released.released_at,
-        released_by=released.released_by_user_id,
+        id=hold.id,
+        reason=hold.reason,
+        set_by=hold.set_by_user_id,
+        set_at=hold.set_at,
+        released_at=hold.released_at,
+        released_by=hold.released_by_user_id,
     )
 
 

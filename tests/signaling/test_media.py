@@ -23,7 +23,7 @@ from storage.models import RecordingRow, RecordingSegmentRow, RecordingTrackRow
 from tests.conftest import NOW
 from tests.media.peers import ClientPeer, eventually
 from tests.signaling.conftest import GRACE_S, Client, Clock, Live, ack_error, ack_ok
-from tests.signaling.test_rooms import _on_demand_consult
+from tests.signaling.test_rooms import _in_room
 from web import keys
 from web.app import create_app
 from web.settings import Settings
@@ -66,17 +66,6 @@ async def media_peer(client: Client, consult_id: int, colour: str) -> ClientPeer
         client.sio.on(event, lambda data, name=name: peer.on_event(name, data), namespace="/consult")
     await peer.connect()
     return peer
-
-
-async def _in_room(live: Live) -> tuple[int, Client, Client]:
-    consult_id = await _on_demand_consult(live)
-    doctor = await live.connect("doctor")
-    resident = await live.connect("resident")
-    ack_ok(await resident.call("/consult", "check_in", {"consult_id": consult_id}))
-    ack_ok(await doctor.call("/consult", "admit", {"consult_id": consult_id}))
-    ack_ok(await doctor.call("/consult", "join", {"consult_id": consult_id}))
-    ack_ok(await resident.call("/consult", "join", {"consult_id": consult_id}))
-    return consult_id, doctor, resident
 
 
 async def test_resident_and_doctor_see_each_other_through_the_relay(live: Live) -> None:

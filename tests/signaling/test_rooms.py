@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-from tests.signaling.conftest import GRACE_S, Live, ack_error, ack_ok
+from tests.signaling.conftest import GRACE_S, Client, Live, ack_error, ack_ok
 from web import keys
 
 
@@ -124,7 +124,7 @@ async def test_specialist_invite_works_once_and_expires(live: Live) -> None:
     )
 
 
-async def _in_room(live: Live) -> tuple[int, object, object]:
+async def _in_room(live: Live) -> tuple[int, Client, Client]:
     consult_id = await _on_demand_consult(live)
     doctor = await live.connect("doctor")
     resident = await live.connect("resident")
