@@ -56,6 +56,7 @@ bench: $(STAMP) system-deps
 	$(PY) bench/api.py
 	$(PY) bench/signaling.py
 	$(PY) bench/relay.py
+	$(PY) bench/recorder.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
