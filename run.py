@@ -26,6 +26,7 @@ from storage.db import create_engine, create_sessionmaker
 from storage.migrate import upgrade
 from storage.models import UserRow
 from storage.passwords import hash_password
+from web import demo_recording
 from web.app import blob_store, create_app
 from web.retention import purge_expired
 from web.settings import Settings, SettingsError, from_env
@@ -62,6 +63,9 @@ async def load_demo(settings: Settings, *, only_if_empty: bool) -> bool:
                 raise SystemExit("the database already has users; demo data goes only into an empty database")
             today = datetime.now(ZoneInfo(settings.timezone)).date()
             await demo.load(session, _protector(settings), today, settings.timezone)
+            await demo_recording.load(
+                session, blob_store(settings), today, settings.timezone, settings.retention
+            )
             return True
     finally:
         await engine.dispose()

@@ -113,11 +113,55 @@ def test_demo_server_starts_on_an_empty_folder_and_logs_in(tmp_path: Path) -> No
         )
         with urllib.request.urlopen(request, timeout=5) as resp:
             assert resp.status == 200
+        _review_the_demo_recording(f"http://127.0.0.1:{port}")
         assert (tmp_path / "var" / "demo-secret.key").stat().st_mode & 0o077 == 0
         assert (tmp_path / "var" / "jiayi.db").exists()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _json(url: str, body: dict[str, object] | None = None, token: str | None = None) -> dict[str, object]:
+    import json
+
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, method="POST" if body is not None else "GET", data=data, headers=headers
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return dict(json.loads(resp.read()))
+
+
+def _review_the_demo_recording(base: str) -> None:
+    """The compliance demo user finds the recorded demo consult and plays its tracks."""
+    import io
+
+    import av
+
+    token = str(
+        _json(f"{base}/api/auth/login", {"username": "compliance", "password": "jiayi-demo"})["access_token"]
+    )
+    items = _json(f"{base}/api/recordings", token=token)["items"]
+    assert (
+        isinstance(items, list)
+        and len(items) == 1
+        and items[0]["complete"]
+        and items[0]["consent"] == "all_granted"
+    )
+    view = _json(f"{base}/api/recordings/{items[0]['id']}/views", {"purpose": "演示复核"}, token)
+    tracks = view["tracks"]
+    assert isinstance(tracks, list) and len(tracks) == 4  # two people, audio and video each
+    decoded = set()
+    for track in tracks:
+        with urllib.request.urlopen(f"{base}{track['url']}", timeout=30) as resp:
+            data = resp.read()
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams[0]
+            assert sum(1 for _ in container.decode(stream)) > 0
+            assert float(container.duration or 0) / av.time_base > 15  # 8 s, a 3 s pause kept as a gap, 6 s
+            decoded.add(stream.codec_context.name)
+    assert decoded == {"vp8", "opus"}
 
 
 def test_unreachable_redis_is_refused_at_start(tmp_path: Path) -> None:
