@@ -25,6 +25,8 @@ ROUTES = {
     "/inbox": "inbox.html",  # the doctor's conversations, waiting queue, duty switch and broadcasts
     "/consults/{consult_id}": "room.html",  # check-in, waiting, and the consult room
     "/join/{token}": "join.html",  # a specialist's invite link
+    "/review": "recordings.html",  # recordings to review (compliance), or one's own (resident, proxy)
+    "/review/{recording_id}": "recording.html",  # one recording: purpose, playback, timeline, holds
 }
 
 

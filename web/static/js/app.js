@@ -23,7 +23,7 @@ const HOME_BY_ROLE = {
   doctor: "/workbench",
   nurse: "/workbench",
   specialist: "/workbench",
-  compliance: "/workbench",
+  compliance: "/review",
   admin: "/workbench",
   resident: "/home",
   proxy: "/home",

@@ -16,8 +16,8 @@
  */
 
 import { fill, h } from "./app.js";
-import { label, t } from "./i18n.js";
-import { request } from "./live.js";
+import { getLang, label, t } from "./i18n.js";
+import { liveErrorMessage, request } from "./live.js";
 
 /** How often the received media is measured (getStats) to notice a weak network. */
 const STATS_INTERVAL_MS = 2_000;
@@ -53,10 +53,12 @@ const CAMERA = {
  * `hangUp`: {button, text, confirmText, onConfirm} (i18n keys and the action), the room's leave or
  * end action, asked once more.
  *
+ * `recording`: the consult's recording part (`createRecording`), shown under the call's state line.
+ *
  * Returns {node, start, stop, redraw}: `start()` (again) after every (re)join of the room,
  * `stop()` when the room is over, `redraw()` after a language switch or new names.
  */
-export function createCall({ socket, consultId, resident, mode, nameOf, hangUp }) {
+export function createCall({ socket, consultId, resident, mode, nameOf, hangUp, recording = null }) {
   const call = {
     /** idle | connecting | connected | unstable | reconnecting | unavailable | ended */
     status: "idle",
@@ -101,7 +103,7 @@ export function createCall({ socket, consultId, resident, mode, nameOf, hangUp }
   const stage = h("div", { class: "call-stage" }, grid, empty, selfTile);
   const controls = h("div", { class: "call-controls", testid: "call-controls" });
   const node = h("section", { class: "call", testid: "video-area" },
-    stateLine, deviceNote, soundButton, stage, controls);
+    stateLine, recording?.node ?? null, deviceNote, soundButton, stage, controls);
 
   function tileFor(participantId) {
     let tile = call.tiles.get(participantId);
@@ -243,6 +245,7 @@ export function createCall({ socket, consultId, resident, mode, nameOf, hangUp }
     drawTiles();
     drawSelf();
     drawControls();
+    recording?.redraw();
     node.setAttribute("aria-label", t("call.label"));
   }
 
@@ -600,6 +603,7 @@ export function createCall({ socket, consultId, resident, mode, nameOf, hangUp }
     call.participants.clear();
     call.confirming = false;
     if (window.jiayiCall === diagnostics) delete window.jiayiCall;
+    recording?.stop();
     setStatus("ended");
   }
 
@@ -714,4 +718,214 @@ export function createCall({ socket, consultId, resident, mode, nameOf, hangUp }
 
   redraw();
   return { node, start, stop, redraw };
+}
+
+// --- recording, with everyone's consent (docs/protocol.md, "Recording") ---------------------------
+
+/** Statuses in which a recording asks, runs or waits to run again. */
+const REC_ACTIVE = new Set(["waiting", "running", "paused"]);
+/** "Recording ended" stays this long, then the line goes away. */
+const REC_ENDED_SHOWN_MS = 8_000;
+
+/**
+ * The consult's recording on every participant's page, driven by the server's `recording` event.
+ *
+ * One line under the call's state says plainly whether the consult is being recorded (a red dot
+ * and "recording" while it runs; paused and whom it waits for; asking; ended), announced through
+ * `aria-live`. Whoever the server waits for (`waiting_for`) gets a large card with the server's
+ * consent text in the reader's language and two big buttons, agree and do not agree. While a
+ * recording is on, anyone who has consented may withdraw at any time (which pauses it at once). The
+ * family doctor (`doctor`) has the start and stop buttons.
+ *
+ * `me`: /api/me (its `id` is the user id in `waiting_for`); `nameOf(userId)`: a display name.
+ * Returns {node, redraw, stop}.
+ */
+export function createRecording({ socket, consultId, me, nameOf, doctor }) {
+  const myId = Number(me?.id ?? me?.user_id);
+  const rec = {
+    /** The last `recording` event (or the request's ack until the event comes), or null. */
+    info: null,
+    /** This page's own last answer: {recordingId, decision}. */
+    answer: null,
+    busy: false,
+    error: null,
+    endedTimer: null,
+    /** The recording whose consent card was last shown (to move the focus to it once). */
+    cardFor: null,
+    stopped: false,
+  };
+
+  const line = h("p", { class: "rec-line", testid: "rec-state", hidden: true });
+  const announce = h("div", { class: "rec-live", role: "status", "aria-live": "polite" }, line);
+  const body = h("div", { class: "rec-body", testid: "rec-body" });
+  const node = h("div", { class: "rec", testid: "recording" }, announce, body);
+
+  function names(ids) {
+    return ids.map((id) => (id === myId ? t("rec.you") : nameOf(Number(id)) || t("rec.someone")))
+      .join(t("common.list_sep"));
+  }
+
+  function lineText(info) {
+    const waiting = info.waiting_for ?? [];
+    switch (info.status) {
+      case "running":
+        return t("rec.running");
+      case "paused":
+        return waiting.length ? t("rec.paused_for", { names: names(waiting) }) : t("rec.paused");
+      case "waiting":
+        return waiting.length ? t("rec.waiting_for", { names: names(waiting) }) : t("rec.waiting");
+      case "ended":
+        return t("rec.ended");
+      case "incomplete":
+        return t("rec.incomplete");
+      default:
+        return "";
+    }
+  }
+
+  function button({ testid, text, kind = "secondary", onclick }) {
+    return h("button", { type: "button", class: `btn btn-${kind} btn-big`, testid,
+                         disabled: rec.busy, onclick }, text);
+  }
+
+  function consentCard(info) {
+    const text = info.text?.[getLang()] ?? info.text?.zh ?? "";
+    return h("section", { class: "card rec-consent", testid: "rec-consent",
+                          "aria-labelledby": `rec-ask-${consultId}` },
+      h("h2", { id: `rec-ask-${consultId}`, class: "rec-consent-title", tabindex: "-1" }, t("rec.ask_title")),
+      h("p", { class: "rec-consent-text", testid: "rec-consent-text" }, text),
+      h("div", { class: "button-row rec-consent-buttons" },
+        button({ testid: "rec-agree", kind: "primary", text: t("rec.agree"),
+                 onclick: () => answer("granted") }),
+        button({ testid: "rec-refuse", text: t("rec.refuse"), onclick: () => answer("refused") })));
+  }
+
+  /** What was drawn last, so an unchanged part is not drawn (nor announced) again. */
+  let drawnLine = null;
+  let drawnBody = null;
+
+  function redraw() {
+    const info = rec.info;
+    const status = info?.status ?? "none";
+    const active = REC_ACTIVE.has(status);
+    node.dataset.status = status;
+    const text = info && !rec.stopped ? lineText(info) : "";
+    if (drawnLine !== `${status}|${text}`) {
+      drawnLine = `${status}|${text}`;
+      line.hidden = !text;
+      line.dataset.status = status;
+      fill(line, status === "running" ? h("span", { class: "rec-dot", "aria-hidden": "true" }) : null,
+        h("span", { class: "rec-text" }, text));
+    }
+
+    const asked = active && (info.waiting_for ?? []).includes(myId);
+    const mine = rec.answer && rec.answer.recordingId === info?.recording_id ? rec.answer.decision : null;
+    const saidNo = mine === "refused" || mine === "withdrawn";
+    let view = "none";
+    if (rec.stopped) view = "none";
+    else if (asked && !saidNo) view = "card";
+    else if (asked) view = `said-${mine}`;
+    else if (active) view = "withdraw";
+    const signature = JSON.stringify([view, doctor && !rec.stopped ? active : null, rec.busy,
+      rec.error ? liveErrorMessage(rec.error) : null, getLang(), info?.recording_id ?? null]);
+    if (signature === drawnBody) return;
+    drawnBody = signature;
+
+    let part = null;
+    if (view === "card") {
+      part = consentCard(info);
+    } else if (view.startsWith("said-")) {
+      part = h("div", { class: "rec-note", testid: "rec-note" },
+        h("p", { class: "lead" }, t(mine === "withdrawn" ? "rec.withdrawn_note" : "rec.refused_note")),
+        button({ testid: "rec-agree", text: t("rec.change_mind"), onclick: () => answer("granted") }));
+    } else if (view === "withdraw") {
+      part = h("div", { class: "button-row rec-actions" },
+        button({ testid: "rec-withdraw", text: t("rec.withdraw"), onclick: () => answer("withdrawn") }));
+    }
+    const doctorPart = doctor && !rec.stopped
+      ? (active
+        ? button({ testid: "rec-stop", text: t("rec.stop"), onclick: stopRecording })
+        : button({ testid: "rec-start", text: t("rec.start"), onclick: requestRecording }))
+      : null;
+    const focused = body.contains(document.activeElement) ? document.activeElement.dataset.testid : null;
+    fill(body,
+      part,
+      doctorPart ? h("div", { class: "button-row rec-actions" }, doctorPart) : null,
+      rec.error ? h("p", { class: "danger-text", testid: "rec-error", role: "alert" },
+        liveErrorMessage(rec.error)) : null);
+    // A new card: take the reader to it (on a phone the video may fill the screen above it).
+    const card = body.querySelector('[data-testid="rec-consent"]');
+    if (card && rec.cardFor !== info.recording_id) {
+      rec.cardFor = info.recording_id;
+      card.querySelector("h2").focus();
+    } else if (focused) {
+      body.querySelector(`[data-testid="${focused}"]`)?.focus();
+    }
+  }
+
+  async function run(action) {
+    if (rec.busy) return;
+    rec.busy = true;
+    rec.error = null;
+    redraw();
+    try {
+      await action();
+    } catch (err) {
+      rec.error = err;
+    } finally {
+      rec.busy = false;
+      redraw();
+    }
+  }
+
+  function requestRecording() {
+    return run(async () => {
+      const ack = await request(socket, "record_request", { consult_id: consultId });
+      // The room's `recording` event says whom it waits for; it may come before or after this ack.
+      if (!REC_ACTIVE.has(rec.info?.status) || rec.info.recording_id !== ack.recording_id) {
+        clearTimeout(rec.endedTimer);
+        rec.info = { consult_id: consultId, recording_id: ack.recording_id, status: "waiting",
+                     waiting_for: [], text_version: ack.text_version, text: ack.text };
+      }
+    });
+  }
+
+  function answer(decision) {
+    const info = rec.info;
+    if (!info) return undefined;
+    return run(async () => {
+      await request(socket, "record_consent",
+        { consult_id: consultId, decision, text_version: info.text_version });
+      rec.answer = { recordingId: info.recording_id, decision };
+    });
+  }
+
+  function stopRecording() {
+    return run(() => request(socket, "record_stop", { consult_id: consultId }));
+  }
+
+  socket.on("recording", (payload) => {
+    if (payload?.consult_id !== consultId || rec.stopped) return;
+    clearTimeout(rec.endedTimer);
+    rec.info = payload;
+    if (payload.status === "ended") {
+      rec.endedTimer = setTimeout(() => {
+        if (rec.info === payload) {
+          rec.info = null;
+          redraw();
+        }
+      }, REC_ENDED_SHOWN_MS);
+    }
+    redraw();
+  });
+
+  /** The room is over: no more buttons (the server ends the recording with the consult). */
+  function stop() {
+    rec.stopped = true;
+    clearTimeout(rec.endedTimer);
+    redraw();
+  }
+
+  redraw();
+  return { node, redraw, stop };
 }

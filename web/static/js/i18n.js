@@ -396,6 +396,46 @@ const STRINGS = {
     en: "No microphone found: the others can see you but not hear you; please write in the chat.",
   },
 
+  // --- Recording the consult, with everyone's consent (call.js createRecording) ------------
+  "rec.label": { zh: "录像", en: "Recording" },
+  "rec.start": { zh: "开始录像", en: "Start recording" },
+  "rec.stop": { zh: "停止录像", en: "Stop recording" },
+  "rec.running": { zh: "正在录像", en: "Recording" },
+  "rec.paused": { zh: "录像已暂停", en: "Recording paused" },
+  "rec.paused_for": { zh: "录像已暂停：等待 {names} 同意", en: "Recording paused: waiting for {names} to agree" },
+  "rec.waiting": { zh: "正在征求同意", en: "Asking everyone to agree" },
+  "rec.waiting_for": { zh: "正在征求同意：等待 {names}", en: "Asking everyone to agree: waiting for {names}" },
+  "rec.ended": { zh: "录像已结束", en: "Recording ended" },
+  "rec.incomplete": {
+    zh: "录像意外中断，已录下的部分已保存",
+    en: "The recording stopped unexpectedly; what was recorded is kept",
+  },
+  "rec.someone": { zh: "一位参与者", en: "a participant" },
+  "rec.you": { zh: "您", en: "you" },
+  "rec.ask_title": { zh: "医生想为本次问诊录像，您同意吗？", en: "The doctor would like to record this consult. Do you agree?" },
+  "rec.agree": { zh: "同意", en: "I agree" },
+  "rec.refuse": { zh: "不同意", en: "I do not agree" },
+  "rec.refused_note": {
+    zh: "您没有同意录像，录像不会进行。问诊照常继续。",
+    en: "You did not agree, so nothing is recorded. The consult goes on as usual.",
+  },
+  "rec.change_mind": { zh: "改为同意", en: "Agree after all" },
+  "rec.withdraw": { zh: "撤回同意", en: "Withdraw my consent" },
+  "rec.withdrawn_note": {
+    zh: "您已撤回同意，录像已暂停。",
+    en: "You withdrew your consent; the recording is paused.",
+  },
+  "error.already_recording": {
+    zh: "已经在录像或正在征求同意。",
+    en: "This consult is already being recorded, or everyone is being asked.",
+  },
+  "error.no_recording": { zh: "现在没有录像请求。", en: "Nobody has asked to record right now." },
+  "error.consult_not_running": { zh: "问诊还没开始或已结束。", en: "The consult is not running." },
+  "error.no_consent_scope": {
+    zh: "您没有代居民同意录像的授权。",
+    en: "You are not authorised to agree on the resident's behalf.",
+  },
+
   // --- Beside the call: record summary and visit note (callside.js) ----------------------
   "callside.record": { zh: "居民档案摘要", en: "Record summary" },
   "callside.due": { zh: "{title}：{date} 到期", en: "{title}: due {date}" },

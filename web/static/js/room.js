@@ -11,7 +11,7 @@
 import {
   api, consultKindMode, fill, formatDate, formatDateTime, h, homeFor, showError, startPage,
 } from "./app.js";
-import { createCall } from "./call.js";
+import { createCall, createRecording } from "./call.js";
 import { noteForm, recordSummary } from "./callside.js";
 import { conversationView } from "./conversation.js";
 import { label, onLanguageChange, t } from "./i18n.js";
@@ -183,12 +183,15 @@ startPage({
       const mode = state.mode ?? state.consult?.mode;
       if (call || mode === "text" || !window.RTCPeerConnection) return call;
       const doctor = me.role === "doctor";
+      // Recording (with everyone's consent) goes with the call: the doctor asks, all present answer.
+      const recording = createRecording({ socket: consultSocket, consultId, me, nameOf, doctor });
       call = createCall({
         socket: consultSocket,
         consultId,
         resident,
         mode,
         nameOf,
+        recording,
         hangUp: doctor
           ? { button: "room.end", text: "room.end", confirmText: "room.end_confirm", onConfirm: end }
           : { button: "call.hang_up", text: "room.leave", confirmText: "room.leave_confirm",
