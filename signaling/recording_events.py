@@ -284,3 +284,5 @@ class RecordingEvents:
                 ),
                 at=now,
             )
+            snapshot = recording_json(row, ())
+        await self.hub.sio.emit("recording", snapshot, room=f"consult:{consult_id}", namespace=NAMESPACE)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -24,6 +26,7 @@ from tests.conftest import NOW
 from tests.media.peers import ClientPeer, eventually
 from tests.signaling.conftest import GRACE_S, Client, Clock, Live, ack_error, ack_ok
 from tests.signaling.test_rooms import _in_room
+from tests.web.helpers import audit_rows
 from web import keys
 from web.app import create_app
 from web.settings import Settings
@@ -280,3 +283,67 @@ async def test_recording_runs_only_while_everyone_present_consents(live: Live) -
                 stream = container.streams[0]
                 assert stream.codec_context.name == ("vp8" if kind == "video" else "opus")
                 assert sum(1 for _ in container.decode(stream)) > 0
+
+
+async def test_a_worker_killed_mid_recording_leaves_it_incomplete_but_playable(live: Live) -> None:
+    consult_id, doctor, resident = await _in_room(live)
+    doctor_peer = await media_peer(doctor, consult_id, "blue")
+    resident_peer = await media_peer(resident, consult_id, "red")
+    pool = live.app[keys.HUB].media
+    assert pool is not None
+    sessions, blobs = live.app[keys.SESSIONS], live.app[keys.BLOBS]
+
+    async def segments() -> list[tuple[str, str]]:
+        async with sessions() as session:
+            rows = await session.execute(
+                select(RecordingTrackRow.kind, RecordingSegmentRow.blob_id).join(
+                    RecordingSegmentRow, RecordingSegmentRow.track_id == RecordingTrackRow.id
+                )
+            )
+            return [(k, b) for k, b in rows]
+
+    try:
+        await eventually(
+            lambda: doctor_peer.got(resident_peer.participant_id).video_frames > 5, within_s=20, what="video"
+        )
+        asked = ack_ok(await doctor.call("/consult", "record_request", {"consult_id": consult_id}))
+        for client in (doctor, resident):
+            ack_ok(
+                await client.call(
+                    "/consult",
+                    "record_consent",
+                    {"consult_id": consult_id, "decision": "granted", "text_version": asked["text_version"]},
+                )
+            )
+        await _status(resident, consult_id, "running")
+        for _ in range(100):  # a few segments on disk and in the database
+            if len({k for k, _ in await segments()}) == 2 and len(await segments()) >= 4:
+                break
+            await asyncio.sleep(0.1)
+        written = await segments()
+        assert len(written) >= 4
+        pid = pool.worker_pids[0]
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            async with sessions() as session:
+                row = await session.scalar(select(RecordingRow).where(RecordingRow.consult_id == consult_id))
+            if row is not None and row.status == "incomplete":
+                break
+            await asyncio.sleep(0.1)
+        assert row is not None and row.status == "incomplete" and not row.complete
+        await _status(doctor, consult_id, "incomplete")  # the pages are told
+        assert row.timeline[-1]["kind"] == "failed"
+        incomplete = await audit_rows(live.app[keys.SETTINGS].database_url, action="incomplete")
+        assert [r.entity_id for r in incomplete] == [str(row.id)]
+        async with sessions() as session:  # what was written before the crash still plays
+            for kind, blob_id in written:
+                with av.open(io.BytesIO(await blobs.get(session, blob_id))) as container:
+                    stream = container.streams[0]
+                    assert stream.codec_context.name == ("vp8" if kind == "video" else "opus")
+                    assert sum(1 for _ in container.decode(stream)) > 0
+        await eventually(
+            lambda: pid not in pool.worker_pids and len(pool.worker_pids) == 1, what="a replacement worker"
+        )
+    finally:
+        await doctor_peer.close()
+        await resident_peer.close()
