@@ -7,6 +7,7 @@ its files went; the files are deleted afterwards and the rows stay as a tombston
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -242,10 +243,8 @@ async def purge(session: AsyncSession, blobs: BlobStore, today: date, now: datet
             )
         ).all()
         for blob_id in blob_ids:
-            try:
+            with contextlib.suppress(BlobNotFound):  # already gone: the key is destroyed either way
                 await blobs.delete(session, blob_id)
-            except BlobNotFound:
-                pass  # already gone: the key is destroyed either way
         row.destroyed_at = now
         row.destroyed_reason = "retention period over"
         assert row.expires_on is not None
@@ -270,6 +269,8 @@ async def active(session: AsyncSession, consult_id: int) -> RecordingRow | None:
 async def decisions_for(session: AsyncSession, recording_id: int) -> list[ConsentRecord]:
     """The answers given to one recording request, oldest first."""
     rows = await session.scalars(
-        select(ConsentRow).where(ConsentRow.recording_id == recording_id).order_by(ConsentRow.decided_at, ConsentRow.id)
+        select(ConsentRow)
+        .where(ConsentRow.recording_id == recording_id)
+        .order_by(ConsentRow.decided_at, ConsentRow.id)
     )
     return [consent_of(r) for r in rows]
