@@ -24,7 +24,7 @@ from storage import audit, demo, recordings
 from storage.crypto import FieldProtector, derive_key
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import upgrade
-from storage.models import UserRow
+from storage.models import TombstoneRow, UserRow
 from storage.passwords import hash_password
 from web import demo_recording
 from web.app import blob_store, create_app
@@ -100,12 +100,16 @@ async def create_user(
         await engine.dispose()
 
 
-async def purge(settings: Settings) -> list[recordings.Purged]:
+async def purge(settings: Settings) -> tuple[list[recordings.Purged], list[TombstoneRow]]:
     """Destroy what expired now (the same job a node runs every JIAYI_PURGE_INTERVAL)."""
     engine = create_engine(settings.database_url)
     try:
         return await purge_expired(
-            create_sessionmaker(engine), blob_store(settings), datetime.now(UTC), settings.timezone
+            create_sessionmaker(engine),
+            blob_store(settings),
+            datetime.now(UTC),
+            settings.timezone,
+            settings.retention,
         )
     finally:
         await engine.dispose()
@@ -200,13 +204,19 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"user {args.username} created")
     elif command == "purge":
-        purged = asyncio.run(purge(settings))
+        purged, stones = asyncio.run(purge(settings))
         print(
             f"purged {len(purged)} recording(s)"
             + "".join(
                 f"\n  recording {p.recording_id} (consult {p.consult_id}, "
                 f"{p.segments} segments, expired {p.expired_on})"
                 for p in purged
+            )
+        )
+        print(
+            f"purged {len(stones)} other record(s)"
+            + "".join(
+                f"\n  {s.kind} of {s.entity_type} {s.entity_id} (expired {s.expired_on})" for s in stones
             )
         )
     elif command == "verify-audit":

@@ -597,3 +597,18 @@ class LegalHoldRow(Base):
     set_at: Mapped[datetime]
     released_at: Mapped[datetime | None]
     released_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class TombstoneRow(Base):
+    """What retention destroyed: kind, which record, the rule's date, when; the record itself is gone."""
+
+    __tablename__ = "tombstones"
+    __table_args__ = (Index("ix_tombstones_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(20))
+    expired_on: Mapped[date] = mapped_column(Date)
+    destroyed_at: Mapped[datetime]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

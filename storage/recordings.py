@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consult.recording import (
@@ -22,14 +22,19 @@ from consult.recording import (
     TimelineEntry,
     TimelineKind,
 )
-from consult.retention import LegalHold, RecordKind, RetentionPolicy
+from consult.retention import LegalHold, RecordKind, RetentionPolicy, add_years
 from storage.blobstore import BlobNotFound, BlobStore
 from storage.models import (
+    BlobRow,
     ConsentRow,
+    ConsultRow,
+    ConversationRow,
     LegalHoldRow,
+    MessageRow,
     RecordingRow,
     RecordingSegmentRow,
     RecordingTrackRow,
+    TombstoneRow,
 )
 
 #: What a legal hold on a recording names as its entity.
@@ -274,3 +279,141 @@ async def decisions_for(session: AsyncSession, recording_id: int) -> list[Consen
         .order_by(ConsentRow.decided_at, ConsentRow.id)
     )
     return [consent_of(r) for r in rows]
+
+
+# --- chats and medical records ----------------------------------------------------------------------
+
+#: What a legal hold on a consult names as its entity (it protects the consult's chat and note).
+CONSULT = "consult"
+
+
+def _held(entity_type: str, entity_id: Any) -> Any:
+    return exists().where(
+        and_(
+            LegalHoldRow.entity_type == entity_type,
+            LegalHoldRow.entity_id == entity_id,
+            LegalHoldRow.released_at.is_(None),
+        )
+    )
+
+
+async def _destroy_messages(session: AsyncSession, blobs: BlobStore, message_ids: list[int]) -> int:
+    """Delete messages and shred their attachments (each attachment has a data key of its own)."""
+    if not message_ids:
+        return 0
+    rows = list(await session.scalars(select(MessageRow).where(MessageRow.id.in_(message_ids))))
+    attachment_ids = {r.attachment_id for r in rows if r.attachment_id}
+    await session.execute(delete(MessageRow).where(MessageRow.id.in_(message_ids)))
+    for attachment_id in attachment_ids:
+        blob = await session.get(BlobRow, attachment_id)
+        if blob is not None:
+            with contextlib.suppress(BlobNotFound):
+                await blobs.destroy_key(session, blob.key_id)
+                await blobs.delete(session, blob.id)
+    return len(rows)
+
+
+async def purge_records(
+    session: AsyncSession, blobs: BlobStore, policy: RetentionPolicy, today: date, now: datetime
+) -> list[TombstoneRow]:
+    """Destroy chats and medical records whose retention ran out, leaving a tombstone for each:
+
+    * a consult's chat, `chat_years` after the consult ended, unless the consult is on hold;
+    * care-team messages, `chat_years` after they were sent, unless their resident's consults are held;
+    * a resident's visit notes, `medical_record_years` after their last visit (their latest consult).
+    """
+    tombstones: list[TombstoneRow] = []
+    chat_cutoff = add_years(today, -policy.chat_years)
+    ended = await session.execute(
+        select(ConsultRow.id, ConsultRow.ended_at, ConversationRow.id)
+        .join(ConversationRow, ConversationRow.consult_id == ConsultRow.id)
+        .where(ConsultRow.ended_at.is_not(None), ~_held(CONSULT, ConsultRow.id))
+    )
+    for consult_id, ended_at, conversation_id in ended:
+        assert ended_at is not None
+        expires = policy.expires_on(RecordKind.CHAT, ended_at.date())
+        if expires > today:
+            continue
+        ids = list(
+            (
+                await session.scalars(
+                    select(MessageRow.id).where(MessageRow.conversation_id == conversation_id)
+                )
+            ).all()
+        )
+        if ids:
+            count = await _destroy_messages(session, blobs, ids)
+            tombstones.append(
+                _tombstone(CONSULT, consult_id, RecordKind.CHAT, expires, now, {"messages": count})
+            )
+    # Care-team messages expire one by one, by when they were sent.
+    sent_before = datetime.combine(chat_cutoff, datetime.min.time(), tzinfo=now.tzinfo)
+    old = await session.execute(
+        select(MessageRow.id, MessageRow.conversation_id)
+        .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
+        .where(ConversationRow.consult_id.is_(None), MessageRow.created_at < sent_before)
+    )
+    by_conversation: dict[int, list[int]] = {}
+    for message_id, conversation_id in old:
+        by_conversation.setdefault(conversation_id, []).append(message_id)
+    for conversation_id, ids in sorted(by_conversation.items()):
+        count = await _destroy_messages(session, blobs, ids)
+        tombstones.append(
+            _tombstone(
+                "conversation",
+                conversation_id,
+                RecordKind.CHAT,
+                today,
+                now,
+                {"messages": count, "sent_before": chat_cutoff.isoformat()},
+            )
+        )
+    last_visit = (
+        select(ConsultRow.resident_id, func.max(ConsultRow.ended_at).label("last"))
+        .where(ConsultRow.ended_at.is_not(None))
+        .group_by(ConsultRow.resident_id)
+        .subquery()
+    )
+    for resident_id, last in await session.execute(select(last_visit.c.resident_id, last_visit.c.last)):
+        last_day = last.date() if isinstance(last, datetime) else date.fromisoformat(str(last)[:10])
+        expires = policy.expires_on(RecordKind.MEDICAL_RECORD, last_day)
+        if expires > today:
+            continue
+        noted = list(
+            await session.scalars(
+                select(ConsultRow).where(
+                    ConsultRow.resident_id == resident_id,
+                    ~_held(CONSULT, ConsultRow.id),
+                )
+            )
+        )
+        for consult in noted:
+            if not consult.note:
+                continue
+            consult.note, consult.next_visit_on = {}, None
+            tombstones.append(
+                _tombstone(
+                    CONSULT, consult.id, RecordKind.MEDICAL_RECORD, expires, now, {"resident_id": resident_id}
+                )
+            )
+    session.add_all(tombstones)
+    await session.flush()
+    return tombstones
+
+
+def _tombstone(
+    entity_type: str,
+    entity_id: int,
+    kind: RecordKind,
+    expired_on: date,
+    now: datetime,
+    detail: dict[str, Any],
+) -> TombstoneRow:
+    return TombstoneRow(
+        entity_type=entity_type,
+        entity_id=entity_id,
+        kind=kind.value,
+        expired_on=expired_on,
+        destroyed_at=now,
+        detail=detail,
+    )

@@ -18,8 +18,10 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from consult.retention import RetentionPolicy
 from storage import audit, recordings
 from storage.blobstore import BlobStore
+from storage.models import TombstoneRow
 from web import keys
 
 log = logging.getLogger(__name__)
@@ -30,9 +32,11 @@ async def purge_expired(
     blobs: BlobStore,
     now: datetime,
     timezone: str,
+    policy: RetentionPolicy,
     lock: asyncio.Lock | None = None,
-) -> list[recordings.Purged]:
-    """Destroy every expired, unheld recording and audit each; returns what was purged."""
+) -> tuple[list[recordings.Purged], list[TombstoneRow]]:
+    """Destroy every expired, unheld recording, chat and medical record, and audit each; returns the
+    recordings purged and the tombstones of the rest."""
     today = now.astimezone(ZoneInfo(timezone)).date()
     async with lock or contextlib.nullcontext(), sessions() as session, session.begin():
         purged = await recordings.purge(session, blobs, today, now)
@@ -54,7 +58,21 @@ async def purge_expired(
                 ),
                 at=now,
             )
-    return purged
+        tombstones = await recordings.purge_records(session, blobs, policy, today, now)
+        for stone in tombstones:
+            await audit.append(
+                session,
+                audit.record_for(
+                    None,
+                    "purge",
+                    stone.entity_type,
+                    stone.entity_id,
+                    purpose="retention",
+                    detail={"kind": stone.kind, "expired_on": stone.expired_on.isoformat(), **stone.detail},
+                ),
+                at=now,
+            )
+    return purged, tombstones
 
 
 async def periodic_purge(app: web.Application) -> AsyncIterator[None]:
@@ -65,15 +83,18 @@ async def periodic_purge(app: web.Application) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             try:
-                purged = await purge_expired(
+                purged, stones = await purge_expired(
                     app[keys.SESSIONS],
                     app[keys.BLOBS],
                     clock(),
                     settings.timezone,
+                    settings.retention,
                     app.get(keys.SQLITE_WRITES),
                 )
-                if purged:
-                    log.info("retention: purged %d recording(s)", len(purged))
+                if purged or stones:
+                    log.info(
+                        "retention: purged %d recording(s), %d other record(s)", len(purged), len(stones)
+                    )
             except Exception:
                 log.exception("retention purge failed; retrying at the next interval")
             await asyncio.sleep(settings.purge_interval_s)

@@ -94,3 +94,86 @@ async def test_a_hold_needs_a_reason(sessions: async_sessionmaker[AsyncSession],
         with pytest.raises(ValueError, match="reason"):
             await recordings.set_hold(session, recordings.RECORDING, recording_id, " ", doctor, ENDED)
         assert await recordings.holds(session, recordings.RECORDING, recording_id) == []
+
+
+async def test_chats_and_notes_are_purged_by_their_own_clocks_and_holds_keep_them(
+    sessions: async_sessionmaker[AsyncSession], store: BlobStore
+) -> None:
+    from consult.messaging import MessageKind
+    from storage import messages
+    from storage.models import MessageRow, TombstoneRow
+
+    policy = RetentionPolicy()
+    long_ago = datetime(2010, 3, 1, 9, 0, tzinfo=UTC)  # more than 15 years before "today"
+    today = date(2026, 11, 20)
+    async with sessions() as session, session.begin():
+        doctor = await session.scalar(select(UserRow).where(UserRow.username == "doctor"))
+        assert doctor is not None
+        rows = list(await session.scalars(select(ConsultRow).order_by(ConsultRow.id).limit(1)))
+        resident_id = rows[0].resident_id
+        made = []
+        for _ in range(2):
+            consult = ConsultRow(
+                kind="follow_up",
+                mode="video",
+                resident_id=resident_id,
+                status="ended",
+                created_by=doctor.id,
+                started_at=long_ago,
+                ended_at=long_ago,
+                note={"subjective": "头晕"},
+            )
+            session.add(consult)
+            await session.flush()
+            chat = await messages.consult_conversation(session, consult.id, resident_id, None)
+            photo = await store.put(session, b"\x89PNG fake photo", "image/png")
+            await messages.add_attachment(
+                session,
+                blob_id=photo.id,
+                conversation_id=chat.id,
+                uploaded_by=doctor.id,
+                filename="bp.png",
+                content_type="image/png",
+                size=15,
+            )
+            for text, attachment in (("血压 150/95", None), ("照片", photo.id)):
+                await messages.add_message(
+                    session,
+                    messages.NewMessage(
+                        conversation_id=chat.id,
+                        kind=MessageKind.IMAGE if attachment else MessageKind.TEXT,
+                        sender_user_id=doctor.id,
+                        sender_role="doctor",
+                        sender_name="王医生",
+                        text=text,
+                        attachment_id=attachment,
+                        created_at=long_ago,
+                    ),
+                )
+            made.append((consult.id, chat.id, photo.id))
+        held_consult = made[1][0]
+        await recordings.set_hold(session, recordings.CONSULT, held_consult, "医疗纠纷", doctor.id, long_ago)
+        # The resident's latest visit decides the notes: nothing newer than 2010 for this test resident.
+        for other in await session.scalars(select(ConsultRow).where(ConsultRow.resident_id == resident_id)):
+            if other.id not in {m[0] for m in made}:
+                other.ended_at = long_ago
+
+    async with sessions() as session, session.begin():
+        stones = await recordings.purge_records(session, store, policy, today, ENDED)
+    purged_consult, purged_chat, purged_photo = made[0]
+    kinds = {(s.entity_type, s.entity_id, s.kind) for s in stones}
+    assert ("consult", purged_consult, "chat") in kinds and (
+        "consult",
+        purged_consult,
+        "medical_record",
+    ) in kinds
+    assert not any(s.entity_id == held_consult for s in stones)
+    async with sessions() as session:
+        left = (await session.scalars(select(MessageRow.conversation_id))).all()
+        assert purged_chat not in left and made[1][1] in left  # the held consult's chat stays
+        assert not store.path_of(purged_photo).exists() and store.path_of(made[1][2]).exists()
+        assert (await session.get(ConsultRow, purged_consult)).note == {}  # type: ignore[union-attr]
+        assert (await session.get(ConsultRow, held_consult)).note == {"subjective": "头晕"}  # type: ignore[union-attr]
+        assert len((await session.scalars(select(TombstoneRow))).all()) == len(stones)
+    async with sessions() as session, session.begin():  # nothing left to purge: a second run does nothing
+        assert await recordings.purge_records(session, store, policy, today, ENDED) == []
