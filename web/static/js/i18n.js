@@ -623,6 +623,17 @@ export function onLanguageChange(listener) {
   listeners.add(listener);
 }
 
+/**
+ * Add a page's own words to the dictionary (e.g. the review pages'), so `t` and `label` serve
+ * them like any other; a key the dictionary already has is kept and the clash reported.
+ */
+export function extend(strings) {
+  for (const [key, entry] of Object.entries(strings)) {
+    if (Object.hasOwn(STRINGS, key)) console.warn(`i18n: ${key} is already defined`);
+    else STRINGS[key] = entry;
+  }
+}
+
 /** True when the dictionary has `key`. */
 export function hasKey(key) {
   return Object.hasOwn(STRINGS, key);

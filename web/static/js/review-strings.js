@@ -1,11 +1,11 @@
 /**
  * The words of the recording review pages (/review, /review/{id}), in Chinese and English.
  *
- * Kept apart from i18n.js (the shared dictionary) but following it: each key holds both
- * languages, `{name}` is filled from params, and the language is i18n.js's `getLang()`.
+ * Kept in their own file, but added to i18n.js's dictionary (`extend`), so `t`, `label` and the
+ * language switch work for them as for every other page.
  */
 
-import { getLang } from "./i18n.js";
+import { extend, label, t } from "./i18n.js";
 
 /** @type {Record<string, {zh: string, en: string}>} */
 const STRINGS = {
@@ -184,36 +184,16 @@ const STRINGS = {
   "outcome.failure": { zh: "失败", en: "Failed" },
 };
 
-/** True when the review dictionary has `key`. */
-export function hasReviewKey(key) {
-  return Object.hasOwn(STRINGS, key);
-}
+extend(STRINGS);
 
-/** The review text for `key` in the current language, `{name}` filled from `params`. */
-export function rt(key, params = {}) {
-  const entry = STRINGS[key];
-  if (!entry) {
-    console.warn(`review-strings: no text for ${key}`);
-    return key;
-  }
-  const text = entry[getLang()] ?? entry.zh;
-  return text.replace(/\{(\w+)\}/g, (whole, name) =>
-    Object.hasOwn(params, name) ? String(params[name]) : whole,
-  );
-}
-
-/** The label of an enum value in the review dictionary, or the value itself when unknown. */
-export function rlabel(group, value) {
-  if (value === null || value === undefined || value === "") return "";
-  const key = `${group}.${value}`;
-  return hasReviewKey(key) ? rt(key) : String(value);
-}
+/** The review pages' words go through i18n.js like every other page's. */
+export { label as rlabel, t as rt };
 
 /** Fill elements marked data-rt (text), data-rt-placeholder and data-rt-title. */
 export function applyReviewI18n(root = document) {
-  for (const node of root.querySelectorAll("[data-rt]")) node.textContent = rt(node.dataset.rt);
+  for (const node of root.querySelectorAll("[data-rt]")) node.textContent = t(node.dataset.rt);
   for (const node of root.querySelectorAll("[data-rt-placeholder]")) {
-    node.placeholder = rt(node.dataset.rtPlaceholder);
+    node.placeholder = t(node.dataset.rtPlaceholder);
   }
 }
 
