@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright
 
 from media.settings import MediaSettings
+from storage.demo import DEMO_PASSWORD
 from tests.conftest import NOW
 from web.app import create_app
 from web.settings import Settings
@@ -87,3 +88,16 @@ async def screenshot(page: Page, name: str) -> None:
     """Save a full-page screenshot to the test artifacts, for a person to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def login_page(browser: Browser, base_url: str, username: str, viewport: dict[str, int]) -> Page:
+    """A new browser context (its own session storage and media) logged in as `username`, on the page
+    the login sends them to."""
+    context = await browser.new_context(viewport=viewport, locale="zh-CN")  # type: ignore[arg-type]
+    page = await context.new_page()
+    await page.goto(f"{base_url}/login")
+    await page.get_by_test_id("username").fill(username)
+    await page.get_by_test_id("password").fill(DEMO_PASSWORD)
+    await page.get_by_test_id("login").click()
+    await page.wait_for_url(lambda url: "/login" not in url)
+    return page

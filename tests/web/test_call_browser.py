@@ -21,7 +21,7 @@ from playwright.async_api import Browser, Page, expect
 
 from storage.demo import DEMO_PASSWORD
 from tests.conftest import TODAY
-from tests.web.conftest import screenshot
+from tests.web.conftest import login_page, screenshot
 
 pytestmark = [pytest.mark.browser]
 
@@ -35,18 +35,6 @@ FRAMES, PACKETS = 20, 20
 def backend() -> str:
     """The call pages do not depend on the database: SQLite only."""
     return "sqlite"
-
-
-async def _login(browser: Browser, base_url: str, username: str, viewport: dict[str, int]) -> Page:
-    """A new browser context (its own session storage and media) logged in as `username`."""
-    context = await browser.new_context(viewport=viewport, locale="zh-CN")  # type: ignore[arg-type]
-    page = await context.new_page()
-    await page.goto(f"{base_url}/login")
-    await page.get_by_test_id("username").fill(username)
-    await page.get_by_test_id("password").fill(DEMO_PASSWORD)
-    await page.get_by_test_id("login").click()
-    await page.wait_for_url(lambda url: "/login" not in url)
-    return page
 
 
 async def _api_token(http: aiohttp.ClientSession, username: str) -> dict[str, str]:
@@ -129,10 +117,10 @@ async def test_follow_up_call_documented_during_the_call(media_base_url: str, me
         consult_id = (await created.json())["id"]
 
         # The resident opens the consult on their phone and waits; the doctor admits them.
-        resident = await _login(media_browser, base_url, "resident", PHONE)
+        resident = await login_page(media_browser, base_url, "resident", PHONE)
         await resident.goto(f"{base_url}/consults/{consult_id}")
         await expect(resident.get_by_test_id("room-state-main")).to_have_text("正在等待医生接诊…")
-        doctor = await _login(media_browser, base_url, "doctor", DESKTOP)
+        doctor = await login_page(media_browser, base_url, "doctor", DESKTOP)
         await _admit(doctor, base_url, consult_id, "刘德明")
 
         # Both see and hear each other through the relay.
@@ -214,17 +202,17 @@ async def test_referral_consult_with_three_and_a_leaver(media_base_url: str, med
         consult_id = (await created.json())["id"]
 
     # 赵秀兰's son checks in for her from his phone; the family doctor admits him.
-    proxy = await _login(media_browser, base_url, "proxy", PHONE)
+    proxy = await login_page(media_browser, base_url, "proxy", PHONE)
     await proxy.goto(f"{base_url}/consults/{consult_id}")
     await expect(proxy.get_by_test_id("room-state-main")).to_have_text("正在等待医生接诊…")
-    doctor = await _login(media_browser, base_url, "doctor", DESKTOP)
+    doctor = await login_page(media_browser, base_url, "doctor", DESKTOP)
     await _admit(doctor, base_url, consult_id, "赵秀兰")
 
     # The doctor's page makes the invite link; the specialist's page opens it and joins.
     await doctor.get_by_test_id("invite-button").click()
     link = await doctor.get_by_test_id("invite-link").input_value()
     assert f"{base_url}/join/" in link
-    specialist = await _login(media_browser, base_url, "specialist", DESKTOP)
+    specialist = await login_page(media_browser, base_url, "specialist", DESKTOP)
     await specialist.goto(link)
     await specialist.wait_for_url(f"{base_url}/consults/{consult_id}")
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from storage.demo import DEMO_PASSWORD
-from tests.web.conftest import screenshot
+from tests.web.conftest import login_page, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
 
@@ -39,29 +39,17 @@ def png(width: int, height: int) -> bytes:
     )
 
 
-async def _login(browser: Browser, base_url: str, username: str, viewport: dict[str, int]) -> Page:
-    """A new browser context (its own session storage) logged in as `username`, on their home page."""
-    context = await browser.new_context(viewport=viewport, locale="zh-CN")  # type: ignore[arg-type]
-    page = await context.new_page()
-    await page.goto(f"{base_url}/login")
-    await page.get_by_test_id("username").fill(username)
-    await page.get_by_test_id("password").fill(DEMO_PASSWORD)
-    await page.get_by_test_id("login").click()
-    await page.wait_for_url(lambda url: "/login" not in url)
-    return page
-
-
 async def test_resident_and_doctor_message_then_meet_in_a_consult(
     browser: Browser, base_url: str, tmp_path: Path
 ) -> None:
-    doctor = await _login(browser, base_url, "doctor", DESKTOP)
+    doctor = await login_page(browser, base_url, "doctor", DESKTOP)
     await doctor.wait_for_url(f"{base_url}/workbench")
     await doctor.get_by_test_id("inbox-link").click()
     await doctor.wait_for_url(f"{base_url}/inbox")
     await expect(doctor.get_by_test_id("queue")).to_contain_text("现在没有人候诊")
 
     # The resident writes from their phone: a question, then a photo from the camera button.
-    resident = await _login(browser, base_url, "resident", PHONE)
+    resident = await login_page(browser, base_url, "resident", PHONE)
     await resident.wait_for_url(f"{base_url}/home")
     await resident.get_by_test_id("open-chat").click()
     await resident.wait_for_url(f"{base_url}/chat")

@@ -6,26 +6,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from tests.conftest import TODAY
-from tests.web.conftest import screenshot
+from tests.web.conftest import login_page, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
 
 
-async def _login(browser: Browser, base_url: str, username: str, viewport: dict[str, int]) -> Page:
-    context = await browser.new_context(viewport=viewport, locale="zh-CN")  # type: ignore[arg-type]
-    page = await context.new_page()
-    await page.goto(f"{base_url}/login")
-    await page.get_by_test_id("username").fill(username)
-    await page.get_by_test_id("password").fill("jiayi-demo")
-    await page.get_by_test_id("login").click()
-    return page
-
-
 async def test_doctor_opens_a_record_and_sees_the_followup_due(browser: Browser, base_url: str) -> None:
-    page = await _login(browser, base_url, "doctor", {"width": 1280, "height": 900})
+    page = await login_page(browser, base_url, "doctor", {"width": 1280, "height": 900})
     await page.wait_for_url(f"{base_url}/workbench")
     due = page.get_by_test_id("due-list")
     await expect(due).to_contain_text("刘德明")
@@ -45,7 +35,7 @@ async def test_doctor_opens_a_record_and_sees_the_followup_due(browser: Browser,
 
 
 async def test_resident_cannot_open_another_residents_record(browser: Browser, base_url: str) -> None:
-    page = await _login(browser, base_url, "resident", {"width": 390, "height": 844})
+    page = await login_page(browser, base_url, "resident", {"width": 390, "height": 844})
     await page.wait_for_url(f"{base_url}/home")
     await expect(page.locator("main")).to_contain_text("刘德明")
     await expect(page.get_by_test_id("next-followup-date")).to_contain_text(

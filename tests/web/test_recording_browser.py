@@ -27,8 +27,8 @@ from media.playback import duration_s, join_segments
 from media.settings import MediaSettings
 from storage.models import RecordingRow, RecordingSegmentRow, RecordingTrackRow
 from tests.conftest import NOW
-from tests.web.conftest import screenshot
-from tests.web.test_call_browser import DESKTOP, PHONE, _admit, _api_token, _login, _receiving
+from tests.web.conftest import login_page, screenshot
+from tests.web.test_call_browser import DESKTOP, PHONE, _admit, _api_token, _receiving
 from web import keys
 from web.app import create_app
 from web.settings import Settings
@@ -88,10 +88,10 @@ async def test_recording_with_both_consenting(
         assert created.status == 201, await created.text()
         consult_id = (await created.json())["id"]
 
-    resident = await _login(media_browser, base_url, "resident", PHONE)
+    resident = await login_page(media_browser, base_url, "resident", PHONE)
     await resident.goto(f"{base_url}/consults/{consult_id}")
     await expect(resident.get_by_test_id("room-state-main")).to_have_text("正在等待医生接诊…")
-    doctor = await _login(media_browser, base_url, "doctor", DESKTOP)
+    doctor = await login_page(media_browser, base_url, "doctor", DESKTOP)
     await _admit(doctor, base_url, consult_id, "刘德明")
     await _receiving(resident, {"doctor"})
     await _receiving(doctor, {"resident"})

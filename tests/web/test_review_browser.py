@@ -27,7 +27,7 @@ from storage import recordings
 from storage.models import ConsultRow, UserRow
 from tests.conftest import NOW
 from tests.media.test_recorder import OPUS, VP8, _encoded
-from tests.web.conftest import screenshot
+from tests.web.conftest import login_page, screenshot
 from web import keys
 from web.app import create_app
 from web.settings import Settings
@@ -106,12 +106,7 @@ async def review_server(settings: Settings, aiohttp_server: Any) -> tuple[str, i
 
 
 async def _login(browser: Browser, base_url: str, username: str, home: str = "/review") -> Page:
-    context = await browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
-    page = await context.new_page()
-    await page.goto(f"{base_url}/login")
-    await page.get_by_test_id("username").fill(username)
-    await page.get_by_test_id("password").fill("jiayi-demo")
-    await page.get_by_test_id("login").click()
+    page = await login_page(browser, base_url, username, {"width": 1440, "height": 1000})
     await page.wait_for_url(f"{base_url}{home}")
     return page
 
