@@ -285,6 +285,32 @@ export function formatTime(value) {
 }
 
 /** YYYY-MM-DD HH:MM (or just the date when there is no time). */
+/** Label–value rows (`[i18n key, value]`), leaving out the values that are missing. */
+export function facts(pairs) {
+  return h("dl", { class: "facts" },
+    pairs
+      .filter(([, value]) => value !== null && value !== undefined && value !== "")
+      .map(([key, value]) => h("div", {}, h("dt", {}, t(key)), h("dd", {}, value))));
+}
+
+/** A set of vitals as rows: blood pressure, heart rate, glucose, temperature, SpO2, weight, when. */
+export function vitalsFacts(vitals) {
+  const has = (value) => value !== null && value !== undefined;
+  const unit = (value, suffix) => (has(value) ? `${value} ${suffix}` : null);
+  const bp = has(vitals.systolic_mmhg) || has(vitals.diastolic_mmhg)
+    ? `${vitals.systolic_mmhg ?? "—"}/${vitals.diastolic_mmhg ?? "—"} mmHg`
+    : null;
+  return facts([
+    ["vitals.blood_pressure", bp],
+    ["vitals.heart_rate", unit(vitals.heart_rate_bpm, t("unit.bpm"))],
+    ["vitals.glucose", unit(vitals.glucose_mmol_l, "mmol/L")],
+    ["vitals.temperature", unit(vitals.temperature_c, "℃")],
+    ["vitals.spo2", has(vitals.spo2_percent) ? `${vitals.spo2_percent}%` : null],
+    ["vitals.weight", unit(vitals.weight_kg, "kg")],
+    ["vitals.taken_at", formatDateTime(vitals.taken_at)],
+  ]);
+}
+
 export function formatDateTime(value) {
   if (!value) return "";
   const { date, time } = clinicParts(value);

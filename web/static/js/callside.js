@@ -5,8 +5,9 @@
  * documented during the call. A specialist gets the part of the record the referral shares.
  */
 
-import { ApiError, api, errorMessage, fill, formatDate, formatDateTime, formatTime, h, joinList }
-  from "./app.js";
+import {
+  ApiError, api, errorMessage, facts, fill, formatDate, formatDateTime, formatTime, h, joinList, vitalsFacts,
+} from "./app.js";
 import { t } from "./i18n.js";
 
 /** The vitals of the note form: API field, label key, unit, integer or decimal. */
@@ -23,27 +24,6 @@ const VITALS = [
 const TEXTS = ["subjective", "objective", "assessment", "plan"];
 
 const has = (value) => value !== null && value !== undefined && value !== "";
-
-function facts(pairs) {
-  return h("dl", { class: "facts" },
-    pairs.filter(([, value]) => has(value))
-      .map(([key, value]) => h("div", {}, h("dt", {}, t(key)), h("dd", {}, value))));
-}
-
-function vitalsFacts(vitals) {
-  const unit = (value, suffix) => (has(value) ? `${value} ${suffix}` : null);
-  const bp = has(vitals.systolic_mmhg) || has(vitals.diastolic_mmhg)
-    ? `${vitals.systolic_mmhg ?? "—"}/${vitals.diastolic_mmhg ?? "—"} mmHg` : null;
-  return facts([
-    ["vitals.blood_pressure", bp],
-    ["vitals.heart_rate", unit(vitals.heart_rate_bpm, t("unit.bpm"))],
-    ["vitals.glucose", unit(vitals.glucose_mmol_l, "mmol/L")],
-    ["vitals.temperature", unit(vitals.temperature_c, "℃")],
-    ["vitals.spo2", has(vitals.spo2_percent) ? `${vitals.spo2_percent}%` : null],
-    ["vitals.weight", unit(vitals.weight_kg, "kg")],
-    ["vitals.taken_at", formatDateTime(vitals.taken_at)],
-  ]);
-}
 
 /**
  * The resident's record in short, read from GET /api/residents/{id}. A refusal (a role that

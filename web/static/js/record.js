@@ -5,8 +5,8 @@
  */
 
 import {
-  ApiError, api, card, consultKindMode, fill, formatDate, formatDateTime, h, homeFor, joinList,
-  overdueBadge, row, rowList, sexAndAge, showError, startPage, statusBadge, tagList,
+  ApiError, api, card, consultKindMode, facts, fill, formatDate, formatDateTime, h, homeFor, joinList,
+  overdueBadge, row, rowList, sexAndAge, showError, startPage, statusBadge, tagList, vitalsFacts,
 } from "./app.js";
 import { label, onLanguageChange, t } from "./i18n.js";
 
@@ -19,13 +19,6 @@ function residentIdFromPath() {
 }
 
 /** A <dl> of [labelKey, value] pairs; pairs without a value are left out. */
-function facts(pairs) {
-  return h("dl", { class: "facts" },
-    pairs
-      .filter(([, value]) => value !== null && value !== undefined && value !== "")
-      .map(([key, value]) => h("div", {}, h("dt", {}, t(key)), h("dd", {}, value))));
-}
-
 function drawHead(resident, contract, access) {
   const allergies = resident.allergies ?? [];
   return h("section", { class: "card record-head" },
@@ -116,20 +109,7 @@ function consultRow(consult) {
 
 function drawVitals(vitals) {
   if (!vitals) return h("p", { class: "muted" }, t("record.vitals_empty"));
-  const has = (value) => value !== null && value !== undefined;
-  const unit = (value, suffix) => (has(value) ? `${value} ${suffix}` : null);
-  const bp = has(vitals.systolic_mmhg) || has(vitals.diastolic_mmhg)
-    ? `${vitals.systolic_mmhg ?? "—"}/${vitals.diastolic_mmhg ?? "—"} mmHg`
-    : null;
-  return facts([
-    ["vitals.blood_pressure", bp],
-    ["vitals.heart_rate", unit(vitals.heart_rate_bpm, t("unit.bpm"))],
-    ["vitals.glucose", unit(vitals.glucose_mmol_l, "mmol/L")],
-    ["vitals.temperature", unit(vitals.temperature_c, "℃")],
-    ["vitals.spo2", has(vitals.spo2_percent) ? `${vitals.spo2_percent}%` : null],
-    ["vitals.weight", unit(vitals.weight_kg, "kg")],
-    ["vitals.taken_at", formatDateTime(vitals.taken_at)],
-  ]);
+  return vitalsFacts(vitals);
 }
 
 function drawContract(contract) {
