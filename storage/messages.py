@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from consult.messaging import Attachment, Card, CardType, Conversation, ConversationKind, Message, MessageKind
 from consult.roles import ProxyScope
+from storage import consults
 from storage.models import (
     AttachmentRow,
     ConsultParticipantRow,
@@ -438,12 +439,10 @@ async def members(session: AsyncSession, conversation: Conversation, today: date
     scope, and the team's current doctors and nurses; a consult's chat reaches its participants.
     """
     if conversation.kind is ConversationKind.CONSULT:
-        rows = await session.execute(
-            select(ConsultParticipantRow.user_id, ConsultParticipantRow.role).where(
-                ConsultParticipantRow.consult_id == conversation.consult_id
-            )
+        assert conversation.consult_id is not None
+        return dict.fromkeys(
+            await consults.participant_user_ids(session, conversation.consult_id), "participant"
         )
-        return {uid: "participant" for uid, _ in rows}
     out: dict[int, str] = {}
     for uid in await session.scalars(
         select(UserRow.id).where(UserRow.resident_id == conversation.resident_id, UserRow.active.is_(True))
