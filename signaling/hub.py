@@ -25,6 +25,7 @@ from consult.messaging import Conversation
 from consult.retention import RetentionPolicy
 from consult.waiting_room import GRACE_PERIOD, Presence, QueueEntry, queue_order
 from media.turn import IceSettings
+from signaling import wire_json
 from signaling.cache import TtlCache
 from signaling.chat_namespace import NAMESPACE as CHAT
 from signaling.chat_namespace import ChatNamespace, TeamInfo, deliver_now
@@ -83,6 +84,7 @@ class Hub:
             ping_timeout=20,
             logger=False,
             engineio_logger=False,
+            json=wire_json,
         )
         self.verify_token = verify_token
         self.clock = clock

@@ -9,7 +9,6 @@ and tells nobody. The answer goes back through the ack: `{"ok": true, ...}` or
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from consult.access import Actor
 from consult.errors import AccessDenied, DomainError
+from signaling import wire_json
 from signaling.rate_limit import TokenBucket
 from storage import audit
 
@@ -238,8 +238,8 @@ class BaseNamespace(socketio.AsyncNamespace):
         if bucket is not None and not bucket.take():
             return error("rate_limited", "too many events; slow down and retry in a moment")
         try:
-            size = len(json.dumps(data, ensure_ascii=False).encode())
-        except (TypeError, ValueError):
+            size = wire_json.size(data)
+        except TypeError:
             return error("validation_failed", "the payload is not JSON")
         if size > options.max_bytes:
             return error("payload_too_large", f"this event's payload is limited to {options.max_bytes} bytes")

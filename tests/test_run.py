@@ -49,6 +49,13 @@ def test_short_secret_is_refused(tmp_path: Path) -> None:
     assert "at least 32 bytes" in result.stderr
 
 
+def test_an_unknown_event_loop_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    result = _run(["serve"], _env(tmp_path, JIAYI_SECRET_KEY=SECRET, JIAYI_EVENT_LOOP="twisted"))
+    assert result.returncode == 2
+    assert "JIAYI_EVENT_LOOP must be one of ['uvloop', 'asyncio'], got 'twisted'" in result.stderr
+    assert not (tmp_path / "var" / "jiayi.db").exists()
+
+
 def test_create_user_then_verify_audit_detects_an_edit(tmp_path: Path) -> None:
     env = _env(tmp_path, JIAYI_SECRET_KEY=SECRET)
     assert _run(["demo"], env).returncode == 0

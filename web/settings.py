@@ -19,6 +19,10 @@ class SettingsError(Exception):
     """The configuration is incomplete or wrong; the message says what to set."""
 
 
+#: Event loops `run.py serve` can run on.
+EVENT_LOOPS = ("uvloop", "asyncio")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a Jiayi node needs to start."""
@@ -50,6 +54,8 @@ class Settings:
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     #: How often a node purges what expired (0: never; `run.py purge` then does it).
     purge_interval_s: float = 0
+    #: The server's event loop: "uvloop" (C, what `run.py serve` uses) or "asyncio" (the standard one).
+    event_loop: str = "uvloop"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -59,6 +65,10 @@ class Settings:
             raise SettingsError(f"JIAYI_CIPHER must be one of {sorted(CIPHERS)}, got {self.cipher!r}")
         if not 1 <= self.port <= 65535:
             raise SettingsError(f"JIAYI_PORT must be a TCP port, got {self.port!r}")
+        if self.event_loop not in EVENT_LOOPS:
+            raise SettingsError(
+                f"JIAYI_EVENT_LOOP must be one of {list(EVENT_LOOPS)}, got {self.event_loop!r}"
+            )
 
     @property
     def blob_dir(self) -> Path:
@@ -134,6 +144,7 @@ def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
         ice=ice,
         retention=retention,
         purge_interval_s=purge_interval,
+        event_loop=env.get("JIAYI_EVENT_LOOP", "uvloop"),
     )
 
 
