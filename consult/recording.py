@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from consult.access import Actor
-from consult.errors import AccessDenied
+from consult.access import Actor, RecordAccess, record_access
+from consult.consult import ConsultKind
+from consult.errors import AccessDenied, Conflict, RuleViolation
 from consult.roles import ProxyScope, Role
 
 #: The text a participant is shown, by version; a consent record names the version it answered.
@@ -35,6 +36,31 @@ CONSENT_TEXT: Mapping[str, Mapping[str, str]] = {
             "every viewing is logged. It is kept encrypted for 3 years, "
             "then destroyed. You may say no, or withdraw at any time; saying no does not affect "
             "the consult."
+        ),
+    }
+}
+
+
+#: The text a resident (or their family member) is shown when giving standing consent on the
+#: contract, by version; the standing consent and every consult answer taken from it name the version.
+STANDING_TEXT_VERSION = "standing-followup-v1"
+STANDING_CONSENT_TEXT: Mapping[str, Mapping[str, str]] = {
+    "standing-followup-v1": {
+        "zh": (
+            "我同意：在本签约期内，家庭医生团队为我做的视频随访（复诊）都可以录音录像，不必每次再问我。"
+            "录下的是随访中各位的声音和画面。只有质控人员和我本人（或我授权的家属）可以查看，"
+            "每次查看都有记录。录像加密保存 3 年后销毁。"
+            "咨询和有上级医院专家参加的会诊不包括在内，仍会单独问我。"
+            "每次录像时我都能看到“正在录像”，可以随时在通话中撤回；也可以随时在这里取消这项长期同意。"
+        ),
+        "en": (
+            "I agree that, during this contract, my family-doctor team may record the voices and "
+            "pictures of my video follow-up visits without asking me each time. Only compliance "
+            "officers and I (or a family member I authorised) may view the recordings, and every "
+            "viewing is logged. They are kept encrypted for 3 years, then destroyed. Advice consults "
+            "and referral consults with a hospital specialist are not included: I am asked there. "
+            "I always see when a recording runs and may withdraw during the call, and I may cancel "
+            "this standing consent here at any time."
         ),
     }
 }
@@ -59,10 +85,52 @@ class ConsentRecord:
     text_version: str
     #: Set when a proxy answered for the resident they act for.
     on_behalf_of_resident_id: int | None = None
+    #: Set when the answer was not asked for in the call but taken from the resident's standing
+    #: consent (then `text_version` is the standing consent's text).
+    standing_consent_id: int | None = None
 
     def __post_init__(self) -> None:
-        if self.text_version not in CONSENT_TEXT:
+        texts = STANDING_CONSENT_TEXT if self.standing_consent_id is not None else CONSENT_TEXT
+        if self.text_version not in texts:
             raise ValueError(f"unknown consent text version {self.text_version!r}")
+
+    @property
+    def from_standing(self) -> bool:
+        """Whether this answer came from the resident's standing consent."""
+        return self.standing_consent_id is not None
+
+
+@dataclass(frozen=True)
+class StandingConsent:
+    """A resident's standing consent to recording their follow-up consults, given on one contract.
+
+    Never deleted: withdrawing it sets `withdrawn_at`, so the history of what was in force when stays.
+    """
+
+    id: int
+    resident_id: int
+    contract_id: int
+    given_by_user_id: int
+    given_at: datetime
+    text_version: str
+    withdrawn_at: datetime | None = None
+    withdrawn_by_user_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.text_version not in STANDING_CONSENT_TEXT:
+            raise ValueError(f"unknown standing consent text version {self.text_version!r}")
+        if self.withdrawn_at is not None and self.withdrawn_at < self.given_at:
+            raise ValueError(f"withdrawn_at {self.withdrawn_at} is before given_at {self.given_at}")
+
+    def in_force(self, contract_id: int | None, at: datetime) -> bool:
+        """Whether it counts at `at` for a resident bound today by `contract_id` (it lapses with its
+        contract: a renewed contract needs it given again)."""
+        return (
+            contract_id is not None
+            and self.contract_id == contract_id
+            and self.given_at <= at
+            and (self.withdrawn_at is None or self.withdrawn_at > at)
+        )
 
 
 class RecordingStatus(enum.StrEnum):
@@ -84,6 +152,8 @@ class TimelineKind(enum.StrEnum):
     RESUMED = "resumed"
     STOPPED = "stopped"
     FAILED = "failed"
+    #: The resident's consent was taken from (or lapsed with) their standing consent.
+    STANDING_CONSENT = "standing_consent"
 
 
 @dataclass(frozen=True)
@@ -119,6 +189,146 @@ def may_answer(actor: Actor, resident_id: int) -> int | None:
             raise AccessDenied("this family member may not consent for the resident", code="no_consent_scope")
         return resident_id
     return None
+
+
+def may_give_standing_consent(actor: Actor, resident_id: int) -> int | None:
+    """Whether `actor` may give or withdraw the resident's standing consent: the resident themself
+    (returns None), or a family member whose binding has the consent scope (returns the resident's
+    id, as `may_answer` does). Consent is the resident's: no doctor, nurse or officer records it."""
+    if actor.role is Role.RESIDENT and actor.resident_id == resident_id:
+        return None
+    if actor.role is Role.PROXY:
+        binding = actor.binding_for(resident_id)
+        if binding is not None and binding.allows(ProxyScope.CONSENT):
+            return resident_id
+        raise AccessDenied("this family member may not consent for the resident", code="no_consent_scope")
+    raise AccessDenied(
+        "standing consent to recording is the resident's to give or withdraw (or a family member's "
+        "with the consent scope), not the care team's",
+        code="resident_consents",
+    )
+
+
+def may_read_standing_consent(actor: Actor, resident_id: int, resident_team_id: int | None) -> bool:
+    """The resident's side (the resident, a family member with the consent or view-records scope)
+    and the resident's care team see whether a standing consent is in force; nobody else."""
+    if actor.role is Role.PROXY:
+        binding = actor.binding_for(resident_id)
+        return binding is not None and (
+            binding.allows(ProxyScope.CONSENT) or binding.allows(ProxyScope.VIEW_RECORDS)
+        )
+    if actor.role in (Role.DOCTOR, Role.NURSE, Role.RESIDENT):
+        return record_access(actor, resident_id, resident_team_id) is RecordAccess.FULL
+    return False
+
+
+def check_can_give(current: StandingConsent | None, contract_id: int | None, text_version: str) -> None:
+    """Refuse giving a standing consent with no contract, for a text not shown, or twice."""
+    if text_version not in STANDING_CONSENT_TEXT:
+        raise RuleViolation(
+            f"unknown standing consent text {text_version!r}; show the current text "
+            f"({STANDING_TEXT_VERSION}) and send its version",
+            field="text_version",
+        )
+    if contract_id is None:
+        raise Conflict(
+            "a standing consent is recorded on the resident's contract, and there is none in force",
+            code="no_contract",
+        )
+    if current is not None:
+        raise Conflict(
+            "a standing consent is already in force on this contract; withdraw it first",
+            code="standing_consent_exists",
+        )
+
+
+def standing_applies(kind: ConsultKind) -> bool:
+    """Standing consent covers follow-up consults only: advice and referral consults always ask."""
+    return kind is ConsultKind.FOLLOW_UP
+
+
+def standing_answer(
+    *,
+    consult_id: int,
+    kind: ConsultKind,
+    resident_user_id: int | None,
+    present: Iterable[int],
+    answers: Iterable[ConsentRecord],
+    consult_answers: Iterable[ConsentRecord],
+    standing: StandingConsent | None,
+    contract_id: int | None,
+    now: datetime,
+) -> ConsentRecord | None:
+    """The answer the gate records for the resident from their standing consent, if any is due.
+
+    In a follow-up consult, a resident present who has not answered this recording request counts
+    as consenting when a standing consent is in force (a `granted` answer naming it). A standing
+    consent withdrawn since counts as a withdrawal. An answer the resident (or a family member for
+    them) gave in the consult itself always wins, for every recording of that consult: withdrawing
+    in the call overrides the standing consent there.
+
+    `answers` are the answers to this recording request, `consult_answers` every answer in the consult.
+    """
+    if resident_user_id is None or not standing_applies(kind) or resident_user_id not in set(present):
+        return None
+    if any(a.user_id == resident_user_id and not a.from_standing for a in consult_answers):
+        return None  # they answered in the call: that answer counts, not the standing consent
+    latest: ConsentRecord | None = None
+    for record in answers:  # oldest first; of two at the same instant the later one counts
+        if record.user_id == resident_user_id and (latest is None or record.decided_at >= latest.decided_at):
+            latest = record
+    if latest is None:
+        if standing is None or not standing.in_force(contract_id, now):
+            return None
+        return ConsentRecord(
+            consult_id,
+            resident_user_id,
+            Decision.GRANTED,
+            now,
+            standing.text_version,
+            standing_consent_id=standing.id,
+        )
+    if latest.decision is Decision.GRANTED and latest.standing_consent_id is not None:
+        if (
+            standing is not None
+            and standing.id == latest.standing_consent_id
+            and standing.in_force(contract_id, now)
+        ):
+            return None
+        return ConsentRecord(
+            consult_id,
+            resident_user_id,
+            Decision.WITHDRAWN,
+            now,
+            latest.text_version,
+            standing_consent_id=latest.standing_consent_id,
+        )
+    return None
+
+
+def standing_mark(answer: ConsentRecord) -> TimelineEntry:
+    """The timeline mark of an answer taken from a standing consent (see `standing_answer`)."""
+    what = (
+        "consent taken from the standing consent on the contract"
+        if answer.decision is Decision.GRANTED
+        else "the standing consent was withdrawn"
+    )
+    return TimelineEntry(
+        answer.decided_at,
+        TimelineKind.STANDING_CONSENT,
+        f"{what} ({answer.text_version})",
+        (answer.user_id,),
+    )
+
+
+def standing_users(answers: Iterable[ConsentRecord]) -> tuple[int, ...]:
+    """Who counts as consenting by their standing consent (their latest answer came from it)."""
+    latest: dict[int, ConsentRecord] = {}
+    for record in answers:
+        held = latest.get(record.user_id)
+        if held is None or record.decided_at >= held.decided_at:
+            latest[record.user_id] = record
+    return tuple(sorted(u for u, r in latest.items() if r.from_standing and r.decision is Decision.GRANTED))
 
 
 def latest_decisions(records: Iterable[ConsentRecord]) -> dict[int, Decision]:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from consult.access import require_may_write_note
-from consult.consult import Consult, ConsultStatus
+from consult.consult import Consult, ConsultKind, ConsultStatus
 from consult.errors import AccessDenied, Conflict, NotFound, RuleViolation
 from consult.recording import (
     CONSENT_TEXT,
@@ -32,16 +33,22 @@ from consult.recording import (
     may_answer,
     next_status,
     not_consented,
+    standing_answer,
+    standing_applies,
+    standing_mark,
+    standing_users,
 )
 from consult.roles import Role
 from consult.waiting_room import Presence
 from signaling import payloads
 from signaling.media_router import MediaRefused
 from signaling.namespace import EventContext, EventError, event
-from storage import audit, consults, recordings
-from storage.models import RecordingRow
+from storage import audit, consults, recordings, standing_consents
+from storage.models import ConsultRow, RecordingRow
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from signaling.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -49,13 +56,17 @@ log = logging.getLogger(__name__)
 NAMESPACE = "/consult"
 
 
-def recording_json(row: RecordingRow, waiting_for: tuple[int, ...]) -> dict[str, Any]:
-    """What every page in the room is told about the consult's recording."""
+def recording_json(
+    row: RecordingRow, waiting_for: tuple[int, ...], standing: tuple[int, ...] = ()
+) -> dict[str, Any]:
+    """What every page in the room is told about the consult's recording; `standing` are those who
+    count as consenting by their standing consent (they were not asked, and may still withdraw)."""
     return {
         "consult_id": row.consult_id,
         "recording_id": row.id,
         "status": row.status,
         "waiting_for": list(waiting_for),
+        "standing": list(standing),
         "requested_by": row.requested_by,
         "text_version": CONSENT_TEXT_VERSION,
         "text": dict(CONSENT_TEXT[CONSENT_TEXT_VERSION]),
@@ -150,17 +161,82 @@ class RecordingEvents:
                 row = await recordings.active(session, consult_id)
                 if row is None:
                     return
-                decisions = latest_decisions(await recordings.decisions_for(session, row.id))
+                answers = await recordings.decisions_for(session, row.id)
+                taken = await self._standing_answer(session, row, present, answers, now)
+                if taken is not None:
+                    answers.append(taken)
+                decisions = latest_decisions(answers)
                 old = RecordingStatus(row.status)
                 new, entry = next_status(old, present, decisions, now)
                 first_start = new is RecordingStatus.RUNNING and row.started_at is None
                 if entry is not None:
                     recordings.mark(row, new, entry)
-                snapshot = recording_json(row, not_consented(present, decisions))
+                snapshot = recording_json(row, not_consented(present, decisions), standing_users(answers))
                 recording_id, key_id = row.id, row.key_id
             if new is not old:
                 await self._media_recording(consult_id, recording_id, key_id, new, first_start)
             await self.hub.sio.emit("recording", snapshot, room=f"consult:{consult_id}", namespace=NAMESPACE)
+
+    async def _standing_answer(
+        self,
+        session: AsyncSession,
+        row: RecordingRow,
+        present: list[int],
+        answers: list[ConsentRecord],
+        now: datetime,
+    ) -> ConsentRecord | None:
+        """In a follow-up, the resident's answer taken from their standing consent (or its
+        withdrawal), stored with its timeline mark and audit entry; None when none is due."""
+        consult = await session.get(ConsultRow, row.consult_id)
+        if consult is None or not standing_applies(ConsultKind(consult.kind)):
+            return None
+        resident_user_id = await standing_consents.resident_user_id(session, consult.resident_id)
+        if resident_user_id is None or resident_user_id not in present:
+            return None
+        contract_id = await standing_consents.contract_in_force(
+            session, consult.resident_id, self.hub.today(now)
+        )
+        standing = await standing_consents.current(session, consult.resident_id, contract_id, now)
+        taken = standing_answer(
+            consult_id=consult.id,
+            kind=ConsultKind(consult.kind),
+            resident_user_id=resident_user_id,
+            present=present,
+            answers=answers,
+            consult_answers=await recordings.consents(session, consult.id),
+            standing=standing,
+            contract_id=contract_id,
+            now=now,
+        )
+        if taken is None:
+            return None
+        await recordings.add_consent(session, taken, row.id)
+        recordings.mark(row, RecordingStatus(row.status), standing_mark(taken))
+        await audit.append(
+            session,
+            audit.record_for(
+                None,
+                "consent",
+                "recording",
+                row.id,
+                resident_id=consult.resident_id,
+                detail={
+                    "decision": taken.decision.value,
+                    "text_version": taken.text_version,
+                    "standing_consent_id": taken.standing_consent_id,
+                    "user_id": resident_user_id,
+                },
+            ),
+            at=now,
+        )
+        log.info(
+            "consult %s: recording %s: resident's %s taken from standing consent %s",
+            consult.id,
+            row.id,
+            taken.decision.value,
+            taken.standing_consent_id,
+        )
+        return taken
 
     async def _media_recording(
         self, consult_id: int, recording_id: int, key_id: str, status: RecordingStatus, first: bool

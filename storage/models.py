@@ -516,10 +516,13 @@ class ConsentRow(Base):
     decision: Mapped[str] = mapped_column(String(20))
     decided_at: Mapped[datetime]
     text_version: Mapped[str] = mapped_column(String(40))
+    #: Set when the answer was taken from the resident's standing consent rather than asked in the call.
+    standing_consent_id: Mapped[int | None] = mapped_column(ForeignKey("standing_consents.id"))
 
 
 class StandingConsentRow(Base):
-    """A resident's standing consent to recording their follow-up consults, given on their contract."""
+    """A resident's standing consent to recording their follow-up consults, given on their contract.
+    Never deleted: a withdrawal sets `withdrawn_at` (and who withdrew it)."""
 
     __tablename__ = "standing_consents"
 
@@ -530,6 +533,7 @@ class StandingConsentRow(Base):
     given_at: Mapped[datetime]
     text_version: Mapped[str] = mapped_column(String(40))
     withdrawn_at: Mapped[datetime | None]
+    withdrawn_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class RecordingRow(Base):

@@ -143,3 +143,11 @@ async def memberships(session: AsyncSession, team_id: int) -> list[TeamMembershi
     return [
         TeamMembership(r.team_id, r.practitioner_id, TeamRole(r.role), r.joined_on, r.left_on) for r in rows
     ]
+
+
+async def users_by_id(session: AsyncSession, ids: set[int]) -> dict[int, UserRow]:
+    """The users with these ids (to name who did something), by id."""
+    if not ids:
+        return {}
+    rows = await session.scalars(select(UserRow).where(UserRow.id.in_(ids)))
+    return {r.id: r for r in rows}

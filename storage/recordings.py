@@ -50,6 +50,7 @@ def consent_of(row: ConsentRow) -> ConsentRecord:
         decided_at=row.decided_at,
         text_version=row.text_version,
         on_behalf_of_resident_id=row.on_behalf_of_resident_id,
+        standing_consent_id=row.standing_consent_id,
     )
 
 
@@ -113,6 +114,7 @@ async def add_consent(session: AsyncSession, record: ConsentRecord, recording_id
         decision=record.decision.value,
         decided_at=record.decided_at,
         text_version=record.text_version,
+        standing_consent_id=record.standing_consent_id,
     )
     session.add(row)
     await session.flush()
@@ -269,6 +271,17 @@ async def active(session: AsyncSession, consult_id: int) -> RecordingRow | None:
         .order_by(RecordingRow.id.desc())
         .limit(1)
     )
+
+
+async def active_consult_ids(session: AsyncSession, resident_id: int) -> list[int]:
+    """The resident's consults whose recording is waiting, running or paused."""
+    rows = await session.scalars(
+        select(RecordingRow.consult_id)
+        .join(ConsultRow, ConsultRow.id == RecordingRow.consult_id)
+        .where(ConsultRow.resident_id == resident_id, RecordingRow.status.in_(ACTIVE))
+        .distinct()
+    )
+    return sorted(rows.all())
 
 
 async def decisions_for(session: AsyncSession, recording_id: int) -> list[ConsentRecord]:

@@ -31,6 +31,7 @@ from web import (
     recordings,
     referrals,
     residents,
+    standing_consents,
     workbench,
 )
 from web.api import Api, openapi
@@ -57,6 +58,7 @@ API = Api(
         *followups.api.operations,
         *referrals.api.operations,
         *contracts.api.operations,
+        *standing_consents.api.operations,
         *audit_trail.api.operations,
         *attachments.api.operations,
         *broadcasts.api.operations,

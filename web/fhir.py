@@ -1,8 +1,9 @@
 """FHIR views of a consult: `GET /fhir/Encounter/{id}` and `GET /fhir/Encounter/{id}/$everything`.
 
 The consult is an Encounter of class VR (virtual, v3 ActCode); `$everything` returns a `collection`
-Bundle with it, the Patient, the Practitioners who took part, one Consent per recording decision, one
-Communication per chat message, one Media per recorded track (with a link to the review API, never
+Bundle with it, the Patient, the Practitioners who took part, one Consent per recording decision (and
+one for the resident's standing consent when an answer was taken from it: the answer's Consent names
+it as its `sourceReference`), one Communication per chat message, one Media per recorded track (with a link to the review API, never
 the bytes) and the AuditEvents about the consult and its recordings. Every resource is checked
 against the R4B models of `fhir.resources` (the maintained Python FHIR models; R4B is R4's technical
 correction and reads the same for these resources) before it is sent, so a shape error fails here,
@@ -40,6 +41,7 @@ from storage.models import (
     MessageRow,
     RecordingRow,
     RecordingTrackRow,
+    StandingConsentRow,
     UserRow,
 )
 from web.api import Api, RequestContext
@@ -169,9 +171,18 @@ async def encounter_everything(ctx: RequestContext) -> web.Response:
             .order_by(MessageRow.id)
         )
     )
+    standing_ids = {c.standing_consent_id for c in consents if c.standing_consent_id is not None}
+    standing = list(
+        await ctx.session.scalars(
+            select(StandingConsentRow)
+            .where(StandingConsentRow.id.in_(standing_ids))
+            .order_by(StandingConsentRow.id)
+        )
+    )
     user_ids = (
         {t.user_id for t in tracks}
         | {c.user_id for c in consents}
+        | {s.given_by_user_id for s in standing}
         | {m.sender_user_id for m in messages if m.sender_user_id}
     )
     users = {u.id: u for u in await ctx.session.scalars(select(UserRow).where(UserRow.id.in_(user_ids)))}
@@ -196,11 +207,55 @@ async def encounter_everything(ctx: RequestContext) -> web.Response:
             return {"reference": f"Patient/{user.resident_id}", "display": user.display_name}
         return {"display": user.display_name if user else "system"}
 
-    for consent in consents:
+    for given in standing:
+        period = {"start": _iso(given.given_at)}
+        if given.withdrawn_at is not None:
+            period["end"] = _iso(given.withdrawn_at)
         entries.append(
             _check(
                 Consent,
                 {
+                    "resourceType": "Consent",
+                    "id": f"standing-consent-{given.id}",
+                    # Withdrawn since: no longer in force (it was when the answers citing it were taken).
+                    "status": "active" if given.withdrawn_at is None else "inactive",
+                    "scope": {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                                "code": "patient-privacy",
+                            }
+                        ]
+                    },
+                    "category": [{"text": "standing consent to recording follow-up teleconsultations"}],
+                    "patient": {"reference": f"Patient/{row.resident_id}"},
+                    "dateTime": _iso(given.given_at),
+                    "performer": [who(given.given_by_user_id)],
+                    "policyRule": {"text": given.text_version},
+                    "provision": {
+                        "type": "permit",
+                        "period": period,
+                        "data": [
+                            {
+                                "meaning": "related",
+                                "reference": {"reference": f"Contract/{given.contract_id}"},
+                            }
+                        ],
+                    },
+                },
+            )
+        )
+    for consent in consents:
+        source = (
+            {"sourceReference": {"reference": f"Consent/standing-consent-{consent.standing_consent_id}"}}
+            if consent.standing_consent_id is not None
+            else {}
+        )
+        entries.append(
+            _check(
+                Consent,
+                {
+                    **source,
                     "resourceType": "Consent",
                     "id": f"consent-{consent.id}",
                     "status": "active" if consent.decision == "granted" else "inactive",

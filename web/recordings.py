@@ -309,6 +309,8 @@ async def get_recording(ctx: RequestContext) -> schemas.RecordingOut:
                 decided_at=c.decided_at,
                 text_version=c.text_version,
                 on_behalf_of_resident_id=c.on_behalf_of_resident_id,
+                source="standing" if c.standing_consent_id is not None else "in_call",
+                standing_consent_id=c.standing_consent_id,
             )
             for c in consents
         ],

@@ -9,7 +9,7 @@ from consult.consult import ConsultKind, ConsultStatus, Vitals
 from consult.errors import AccessDenied, NotFound
 from consult.referral import OPEN
 from consult.resident import Resident
-from storage import consults, contracts, followups, people, referrals, residents
+from storage import consults, contracts, followups, people, referrals, residents, standing_consents
 from web import keys, schemas
 from web.api import Api, RequestContext
 from web.presenters import (
@@ -21,6 +21,7 @@ from web.presenters import (
     resident_out,
     task_out,
 )
+from web.standing_consents import items_out
 
 api = Api()
 
@@ -152,6 +153,8 @@ async def get_record(ctx: RequestContext) -> schemas.RecordOut:
         if c.status is ConsultStatus.ENDED and c.note.vitals != Vitals():
             last_vitals = schemas.VitalsOut(**c.note.vitals.__dict__, taken_at=c.ended_at)
             break
+    contract_id = await standing_consents.contract_in_force(session, resident_id, ctx.today)
+    standing = await standing_consents.current(session, resident_id, contract_id, ctx.now)
     await ctx.audit("read", "resident", resident_id, resident_id=resident_id, detail={"access": "full"})
     return schemas.RecordOut(
         access=access.value,
@@ -160,6 +163,7 @@ async def get_record(ctx: RequestContext) -> schemas.RecordOut:
         contract=contract_out(contract, team_names.get(contract.team_id, ""), ctx.today)
         if contract
         else None,
+        standing_consent=(await items_out(session, [standing]))[0] if standing else None,
         followup_plans=[plan_out(p) for p in plans],
         due_tasks=[task_out(t, plans_by_id.get(t.plan_id, p), ctx.today) for t, p in due],
         consults=[consult_summary(c, resident.name) for c in consult_list],

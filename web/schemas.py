@@ -214,11 +214,44 @@ class ReferralOut(Out):
     specialist_opinion: str
 
 
+class StandingConsentItemOut(Out):
+    id: int
+    contract_id: int
+    given_at: datetime
+    given_by: int
+    given_by_name: str
+    given_by_role: str = Field(description="resident, or proxy when a family member gave it for them")
+    text_version: str
+    withdrawn_at: datetime | None
+    withdrawn_by: int | None
+    withdrawn_by_name: str | None
+
+
+class StandingConsentOut(Out):
+    resident_id: int
+    in_force: bool = Field(description="a standing consent on today's contract counts for follow-ups")
+    current: StandingConsentItemOut | None
+    contract_id: int | None = Field(description="the contract binding the resident today, if any")
+    may_change: bool = Field(description="whether the caller may give or withdraw it")
+    text_version: str = Field(description="the current text's version: show `text`, send this back")
+    text: dict[str, str]
+    history: list[StandingConsentItemOut] = Field(description="every one given, newest first")
+
+
+class StandingConsentIn(In):
+    text_version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] = (
+        Field(description="the version of the text the resident was shown (from GET …/standing-consent)")
+    )
+
+
 class RecordOut(Out):
     access: str = Field(description="full, or shared for a specialist seeing what a referral shares")
     resident: ResidentOut
     conditions: list[ConditionOut]
     contract: ContractOut | None
+    standing_consent: StandingConsentItemOut | None = Field(
+        None, description="the standing consent to recording follow-ups in force today, if any"
+    )
     followup_plans: list[PlanOut]
     due_tasks: list[TaskOut]
     consults: list[ConsultSummaryOut]
@@ -619,6 +652,10 @@ class ConsentOut(Out):
     decided_at: datetime
     text_version: str
     on_behalf_of_resident_id: int | None
+    source: str = Field(
+        "in_call", description="in_call: asked in the consult; standing: taken from the standing consent"
+    )
+    standing_consent_id: int | None = None
 
 
 class HoldOut(Out):
