@@ -95,6 +95,14 @@ class ConsultNamespace(RecordingEvents, MediaEvents, BaseNamespace):
         await self.hub.state.connect(consult_id, member)
         self.hub.cancel_grace(consult_id, actor.user_id)
 
+    def evict(self, consult_id: int, user_id: int) -> None:
+        """Take this node's connections of a removed participant out of the consult's room (python-
+        socketio's `leave_room` reaches only connections of this node; `Hub.evict` tells the others)."""
+        manager = self.server.manager
+        for sid, _ in list(manager.get_participants(self.namespace, f"user:{user_id}")):
+            manager.basic_leave_room(sid, self.namespace, f"consult:{consult_id}")
+            self._rooms_of_sid.get(sid, set()).discard(consult_id)
+
     async def disconnected(self, sid: str, user_id: int) -> None:
         """Each room the connection was counted in: if it was the user's last, start the grace period."""
         now = self.hub.clock()
@@ -330,6 +338,8 @@ class ConsultNamespace(RecordingEvents, MediaEvents, BaseNamespace):
 
         async def mark() -> None:
             await self.leave_media(consult.id, p.user_id)
+            await self.hub.evict(consult.id, p.user_id)
+            await self.hub.state.forget_connections(consult.id, p.user_id)
             await self.hub.state.set_presence(consult.id, p.user_id, Presence.LEFT, ctx.now)
             await self.broadcast_room(consult.id)
 

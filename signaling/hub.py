@@ -240,7 +240,17 @@ class Hub:
         self._forget(announcement)
         await self.state.announce(announcement)
 
+    async def evict(self, consult_id: int, user_id: int) -> None:
+        """A participant was removed: take every connection of theirs out of the consult's room, here
+        and on every other node, so they hear nothing more of it (presence, recording, media)."""
+        announcement = {"evict": {"consult_id": consult_id, "user_id": user_id}}
+        self._forget(announcement)
+        await self.state.announce(announcement)
+
     def _forget(self, announcement: dict[str, Any]) -> None:
+        if isinstance(evicted := announcement.get("evict"), dict):
+            self.consult.evict(int(evicted["consult_id"]), int(evicted["user_id"]))
+            return
         cache, key = announcement.get("cache"), announcement.get("key")
         caches: dict[str, TtlCache[Any, Any]] = {
             "actors": self.actors,

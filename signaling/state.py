@@ -21,7 +21,8 @@ from consult.waiting_room import Presence, QueueEntry, RoomMember
 
 log = logging.getLogger(__name__)
 
-#: What one node tells the others: which cache entries a change made stale (see `Hub.invalidate`).
+#: What one node tells the others: which cache entries a change made stale (see `Hub.invalidate`), or
+#: whose connections leave a consult's room (see `Hub.evict`).
 Announcement = dict[str, Any]
 
 
@@ -46,6 +47,9 @@ class RoomState(Protocol):
 
     async def disconnect(self, consult_id: int, user_id: int) -> int:
         """Count one connection fewer; returns how many the user still has."""
+
+    async def forget_connections(self, consult_id: int, user_id: int) -> None:
+        """Count none of the user's connections any more (they were removed from the room)."""
 
     async def set_presence(self, consult_id: int, user_id: int, presence: Presence, since: datetime) -> None:
         """Change a member's presence (reconnecting, left)."""
@@ -128,6 +132,9 @@ class MemoryState:
             self._connections.pop(key, None)
         return left
 
+    async def forget_connections(self, consult_id: int, user_id: int) -> None:
+        self._connections.pop((consult_id, user_id), None)
+
     async def set_presence(self, consult_id: int, user_id: int, presence: Presence, since: datetime) -> None:
         members = self._members.get(consult_id, {})
         if user_id in members:
@@ -193,6 +200,9 @@ class RedisState:
         if count <= 0:
             await self._redis.hdel(key, str(user_id))
         return max(0, count)
+
+    async def forget_connections(self, consult_id: int, user_id: int) -> None:
+        await self._redis.hdel(self._key("conns", consult_id), str(user_id))
 
     async def set_presence(self, consult_id: int, user_id: int, presence: Presence, since: datetime) -> None:
         key = self._key("room", consult_id)

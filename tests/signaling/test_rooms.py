@@ -217,6 +217,17 @@ async def test_doctor_removes_a_participant(live: Live) -> None:
         )
     )  # type: ignore[attr-defined]
     await resident.wait_for("removed", lambda r: r["consult_id"] == consult_id)  # type: ignore[attr-defined]
+    heard = len(resident.events["presence"])
+    # The room goes on without them: a nurse joins, the doctor sees it, the removed resident's still
+    # open connection hears nothing of the room any more.
+    nurse = await live.connect("nurse")
+    ack_ok(await nurse.call("/consult", "join", {"consult_id": consult_id}))  # type: ignore[attr-defined]
+    await doctor.wait_for(  # type: ignore[attr-defined]
+        "presence", lambda r: any(m["role"] == "nurse" for m in r["members"])
+    )
+    await asyncio.sleep(0.3)
+    assert resident.sio.connected
+    assert len(resident.events["presence"]) == heard
     assert (
         ack_error(await resident.call("/consult", "join", {"consult_id": consult_id}))["code"]
         == "not_admitted"

@@ -210,3 +210,38 @@ async def test_a_resident_on_a_and_a_doctor_on_b_see_each_other(two: tuple[Live,
     finally:
         await doctor_peer.close()
         await resident_peer.close()
+
+
+async def test_a_resident_on_a_removed_by_the_doctor_on_b_hears_no_more_of_the_room(
+    two: tuple[Live, Live],
+) -> None:
+    a, b = two
+    token = await b.token("doctor")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{b.url}/api/consults",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"resident_id": 2, "kind": "advice", "mode": "video"},
+        ) as resp:
+            consult_id = (await resp.json())["id"]
+    doctor = await b.connect("doctor", token)
+    resident = await a.connect("resident")
+    ack_ok(await resident.call("/consult", "check_in", {"consult_id": consult_id}))
+    ack_ok(await doctor.call("/consult", "admit", {"consult_id": consult_id}))
+    ack_ok(await doctor.call("/consult", "join", {"consult_id": consult_id}))
+    ack_ok(await resident.call("/consult", "join", {"consult_id": consult_id}))
+    me = await resident.wait_for("presence", lambda r: len(r["members"]) == 2)
+    resident_id = next(m["user_id"] for m in me["members"] if m["role"] == "resident")
+    ack_ok(
+        await doctor.call(
+            "/consult", "remove_participant", {"consult_id": consult_id, "user_id": resident_id}
+        )
+    )
+    await resident.wait_for("removed", lambda r: r["consult_id"] == consult_id)
+    heard = len(resident.events["presence"])
+    nurse = await a.connect("nurse")
+    ack_ok(await nurse.call("/consult", "join", {"consult_id": consult_id}))
+    await doctor.wait_for("presence", lambda r: any(m["role"] == "nurse" for m in r["members"]))
+    await asyncio.sleep(0.3)
+    assert resident.sio.connected
+    assert len(resident.events["presence"]) == heard
