@@ -6,10 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from fhir.resources.R4B.bundle import Bundle
 
-from consult.recording import CONSENT_TEXT_VERSION, STANDING_TEXT_VERSION
-from tests.conftest import login
+from consult.recording import CONSENT_TEXT_VERSION, STANDING_TEXT_VERSION, ConsentRecord, Decision
+from storage import recordings
+from storage.models import RecordingRow
+from tests.conftest import NOW, login
 from tests.web.helpers import audit_rows, table_counts
+from tests.web.test_recordings_api import _recording_of
+from web import keys
 
 URL = "/api/residents/{}/standing-consent"
 
@@ -144,3 +149,73 @@ async def test_the_openapi_document_describes_it(client: TestClient) -> None:  #
     )
     assert "409" in path["post"]["responses"] and "403" in path["get"]["responses"]
     assert "standing_consent" in doc["components"]["schemas"]["RecordOut"]["properties"]
+
+
+async def test_compliance_sees_a_consent_taken_from_it_in_the_review_and_the_fhir_export(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    resident = await login(client, "resident")
+    me = await _me(client, resident)
+    given = await client.post(
+        URL.format(me["resident_id"]), json={"text_version": STANDING_TEXT_VERSION}, headers=resident
+    )
+    standing_id = (await given.json())["current"]["id"]
+    recording_id = await _recording_of(client)
+    app = client.server.app
+    async with app[keys.SESSIONS]() as session, session.begin():
+        row = await session.get(RecordingRow, recording_id)
+        assert row is not None
+        consult_id = row.consult_id
+        # The hub's gate took the resident's answer from the standing consent (as in a follow-up).
+        await recordings.add_consent(
+            session,
+            ConsentRecord(
+                consult_id,
+                me["id"],
+                Decision.GRANTED,
+                NOW,
+                STANDING_TEXT_VERSION,
+                standing_consent_id=standing_id,
+            ),
+            recording_id,
+        )
+    officer = await login(client, "compliance")
+    detail = await (await client.get(f"/api/recordings/{recording_id}", headers=officer)).json()
+    mine = [c for c in detail["consents"] if c["user_id"] == me["id"]]
+    assert [(c["source"], c["text_version"]) for c in mine] == [
+        ("in_call", CONSENT_TEXT_VERSION),
+        ("standing", STANDING_TEXT_VERSION),
+    ]
+    assert mine[1]["standing_consent_id"] == standing_id
+
+    resp = await client.get(
+        f"/fhir/Encounter/{consult_id}/$everything", params={"purpose": "监管抽查"}, headers=officer
+    )
+    assert resp.status == 200
+    bundle = Bundle.model_validate(await resp.json())
+    consents = {e.resource.id: e.resource for e in bundle.entry if e.resource.__resource_type__ == "Consent"}
+    standing = consents[f"standing-consent-{standing_id}"]
+    assert standing.status == "active" and standing.policyRule.text == STANDING_TEXT_VERSION
+    assert standing.provision.period.start is not None and standing.provision.period.end is None
+    cited = [c for c in consents.values() if c.sourceReference is not None]
+    assert [c.sourceReference.reference for c in cited] == [f"Consent/standing-consent-{standing_id}"]
+    assert cited[0].provision.type == "permit"
+
+
+async def test_a_consult_it_did_not_apply_to_exports_no_standing_consent(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    resident = await login(client, "resident")
+    me = await _me(client, resident)
+    await client.post(
+        URL.format(me["resident_id"]), json={"text_version": STANDING_TEXT_VERSION}, headers=resident
+    )
+    recording_id = await _recording_of(client)
+    async with client.server.app[keys.SESSIONS]() as session:
+        consult_id = (await session.get(RecordingRow, recording_id)).consult_id  # type: ignore[union-attr]
+    resp = await client.get(
+        f"/fhir/Encounter/{consult_id}/$everything", params={"purpose": "本人查阅"}, headers=resident
+    )
+    bundle = Bundle.model_validate(await resp.json())
+    ids = [e.resource.id for e in bundle.entry if e.resource.__resource_type__ == "Consent"]
+    assert len(ids) == 2 and not any(i.startswith("standing-consent-") for i in ids)

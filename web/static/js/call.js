@@ -825,7 +825,8 @@ export function createRecording({ socket, consultId, me, nameOf, doctor }) {
     if (rec.stopped) view = "none";
     else if (asked && !saidNo) view = "card";
     else if (asked) view = `said-${mine}`;
-    else if (active) view = "withdraw";
+    // Counted by a standing consent (a follow-up): not asked, but told why, and able to withdraw.
+    else if (active) view = (info.standing ?? []).includes(myId) ? "withdraw-standing" : "withdraw";
     const signature = JSON.stringify([view, doctor && !rec.stopped ? active : null, rec.busy,
       rec.error ? liveErrorMessage(rec.error) : null, getLang(), info?.recording_id ?? null]);
     if (signature === drawnBody) return;
@@ -838,9 +839,14 @@ export function createRecording({ socket, consultId, me, nameOf, doctor }) {
       part = h("div", { class: "rec-note", testid: "rec-note" },
         h("p", { class: "lead" }, t(mine === "withdrawn" ? "rec.withdrawn_note" : "rec.refused_note")),
         button({ testid: "rec-agree", text: t("rec.change_mind"), onclick: () => answer("granted") }));
-    } else if (view === "withdraw") {
-      part = h("div", { class: "button-row rec-actions" },
-        button({ testid: "rec-withdraw", text: t("rec.withdraw"), onclick: () => answer("withdrawn") }));
+    } else if (view.startsWith("withdraw")) {
+      part = [
+        view === "withdraw-standing"
+          ? h("p", { class: "lead rec-note", testid: "rec-standing-note" }, t("rec.standing_note"))
+          : null,
+        h("div", { class: "button-row rec-actions" },
+          button({ testid: "rec-withdraw", text: t("rec.withdraw"), onclick: () => answer("withdrawn") })),
+      ];
     }
     const doctorPart = doctor && !rec.stopped
       ? (active

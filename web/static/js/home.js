@@ -9,6 +9,7 @@ import {
   recordHref, row, rowList, showError, startPage, statusBadge,
 } from "./app.js";
 import { label, onLanguageChange, t } from "./i18n.js";
+import { createStandingConsent } from "./standing.js";
 
 /** Consults a resident is still waiting for. */
 const UPCOMING = new Set(["scheduled", "waiting", "in_progress"]);
@@ -16,6 +17,8 @@ const UPCOMING = new Set(["scheduled", "waiting", "in_progress"]);
 let me = null;
 /** The resident's own record, or null (not loaded, not linked, or refused). */
 let record = null;
+/** Standing-consent cards by resident id (the resident's own, or one per person a proxy consents for). */
+const standing = new Map();
 
 const hasResident = (user) => user.resident_id !== null && user.resident_id !== undefined;
 
@@ -72,6 +75,7 @@ function drawResident() {
       t("home.open_chat")),
     h("a", { class: "btn btn-secondary btn-block btn-big home-record", testid: "open-record",
              href: recordHref(me.resident_id) }, t("home.open_record")),
+    standing.get(me.resident_id)?.node ?? null,
   ];
 }
 
@@ -90,7 +94,7 @@ function proxyChoice(person) {
                href: `/chat?resident=${encodeURIComponent(person.resident_id)}` },
         t("home.proxy_chat", { name: person.name }))
     : null;
-  return [choice, chat];
+  return [choice, chat, standing.get(person.resident_id)?.node ?? null];
 }
 
 function drawProxy() {
@@ -108,6 +112,22 @@ function drawProxy() {
 
 function draw() {
   fill(document.getElementById("home"), me.role === "proxy" ? drawProxy() : drawResident());
+  for (const part of standing.values()) part.redraw();
+}
+
+/** The standing-consent cards this user may use: their own, or each person they consent for. */
+function standingCards() {
+  if (me.role === "proxy") {
+    for (const person of me.proxy_for ?? []) {
+      if ((person.scopes ?? []).includes("consent")) {
+        standing.set(person.resident_id,
+          createStandingConsent({ residentId: person.resident_id, name: person.name }));
+      }
+    }
+  } else if (hasResident(me)) {
+    standing.set(me.resident_id, createStandingConsent({ residentId: me.resident_id }));
+  }
+  return Promise.all([...standing.values()].map((part) => part.load()));
 }
 
 startPage({
@@ -115,6 +135,7 @@ startPage({
   render: async (user) => {
     me = user;
     onLanguageChange(draw);
+    const cards = standingCards();
     if (me.role !== "proxy" && hasResident(me)) {
       try {
         record = await api(`/api/residents/${me.resident_id}`);
@@ -123,6 +144,7 @@ startPage({
         showError(err);
       }
     }
+    await cards;
     draw();
   },
 });

@@ -176,6 +176,9 @@ const STRINGS = {
   "record.inactive": { zh: "既往", en: "Past" },
   "record.contract": { zh: "签约", en: "Contract" },
   "record.contract_none": { zh: "还没有签约。", en: "No contract yet." },
+  "record.standing": { zh: "随访录像长期同意", en: "Standing consent to record follow-ups" },
+  "record.standing_yes": { zh: "已同意（{date} 起）", en: "Agreed (since {date})" },
+  "record.standing_no": { zh: "未同意：每次录像前询问", en: "Not given: asked each time" },
   "record.plans": { zh: "随访计划", en: "Follow-up plans" },
   "record.plans_empty": { zh: "没有随访计划。", en: "No follow-up plans." },
   "record.every": { zh: "每 {days} 天一次", en: "Every {days} days" },
@@ -237,6 +240,53 @@ const STRINGS = {
   },
   "home.proxy_relation": { zh: "您是{name}的{relation}", en: "You are {name}'s {relation}" },
   "home.proxy_scopes": { zh: "可以代办：{scopes}", en: "You may: {scopes}" },
+
+  // --- Standing consent to recording follow-ups, on the contract (standing.js) -------------
+  "standing.title": { zh: "随访录像：长期同意", en: "Recording my follow-ups: standing consent" },
+  "standing.title_for": {
+    zh: "{name}的随访录像：长期同意",
+    en: "Recording {name}'s follow-ups: standing consent",
+  },
+  "standing.in_force": { zh: "已同意", en: "Agreed" },
+  "standing.since": { zh: "{date} 起有效", en: "since {date}" },
+  "standing.given_by": { zh: "由{name}代为同意", en: "given by {name}" },
+  "standing.not_given": { zh: "未同意", en: "Not agreed" },
+  "standing.not_given_detail": {
+    zh: "每次随访录像前都会先问您。",
+    en: "You are asked before each follow-up is recorded.",
+  },
+  "standing.give": { zh: "我同意随访录像", en: "I agree to my follow-ups being recorded" },
+  "standing.give_for": { zh: "替{name}同意随访录像", en: "Agree for {name}" },
+  "standing.withdraw": { zh: "取消长期同意", en: "Cancel my standing consent" },
+  "standing.withdraw_for": { zh: "替{name}取消长期同意", en: "Cancel it for {name}" },
+  "standing.done_given": {
+    zh: "已记录您的同意。以后的随访录像不再每次询问，您随时可以取消。",
+    en: "Your consent is recorded. Follow-ups are recorded without asking each time; you may cancel at any time.",
+  },
+  "standing.done_withdrawn": {
+    zh: "已取消。以后每次随访录像前都会先问您。",
+    en: "Cancelled. You will be asked before each follow-up is recorded.",
+  },
+  "standing.no_contract": {
+    zh: "签约家庭医生后才能设置长期同意。",
+    en: "A standing consent is given on your contract: sign with a family-doctor team first.",
+  },
+  "error.standing_consent_exists": {
+    zh: "长期同意已经有效，不用再点。",
+    en: "The standing consent is already in force.",
+  },
+  "error.no_standing_consent": {
+    zh: "现在没有有效的长期同意。",
+    en: "No standing consent is in force.",
+  },
+  "error.no_contract": {
+    zh: "还没有有效的签约，不能设置长期同意。",
+    en: "There is no contract in force to give it on.",
+  },
+  "error.resident_consents": {
+    zh: "录像的长期同意只能由居民本人或授权家属设置。",
+    en: "Only the resident, or a family member they authorised, gives this consent.",
+  },
 
   // --- Live connection ----------------------------------------------------------------
   "live.connecting": { zh: "正在连接…", en: "Connecting…" },
@@ -421,6 +471,10 @@ const STRINGS = {
   },
   "rec.change_mind": { zh: "改为同意", en: "Agree after all" },
   "rec.withdraw": { zh: "撤回同意", en: "Withdraw my consent" },
+  "rec.standing_note": {
+    zh: "您在签约时已同意随访录像，所以这次没有再问您。您可以随时撤回。",
+    en: "You gave standing consent to recording your follow-ups, so you were not asked again. You may withdraw at any time.",
+  },
   "rec.withdrawn_note": {
     zh: "您已撤回同意，录像已暂停。",
     en: "You withdrew your consent; the recording is paused.",

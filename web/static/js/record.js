@@ -112,13 +112,23 @@ function drawVitals(vitals) {
   return vitalsFacts(vitals);
 }
 
-function drawContract(contract) {
+/** Whether the resident's standing consent to recording follow-ups is in force (the care team reads it). */
+function standingBadge(standing) {
+  return standing
+    ? h("span", { class: "badge badge-ok", testid: "record-standing", "data-in-force": "true" },
+        t("record.standing_yes", { date: formatDate(standing.given_at) }))
+    : h("span", { class: "badge badge-muted", testid: "record-standing", "data-in-force": "false" },
+        t("record.standing_no"));
+}
+
+function drawContract(contract, standing) {
   if (!contract) return h("p", { class: "muted" }, t("record.contract_none"));
   return facts([
     ["field.team", contract.team_name],
     ["field.package", label("package", contract.package)],
     ["field.period", `${formatDate(contract.start_date)} — ${formatDate(contract.end_date)}`],
     ["field.status", statusBadge("contract_status", contract.status)],
+    ["record.standing", standingBadge(standing)],
   ]);
 }
 
@@ -157,7 +167,8 @@ function draw() {
       : null,
   ].filter(Boolean);
   const right = [
-    shown(contract) ? card("record.contract", "contract", drawContract(contract)) : null,
+    shown(contract) ? card("record.contract", "contract",
+        drawContract(contract, record.standing_consent ?? null)) : null,
     shown(plans.length)
       ? card("record.plans", "followup-plans",
           rowList({ testid: "plan-list", items: plans, drawRow: planRow,

@@ -338,7 +338,11 @@ function drawConsents() {
             h("td", {}, forWhom(c)),
             h("td", {}, badge(tone[c.decision] ?? "info", rlabel("decision", c.decision))),
             h("td", { class: "nowrap" }, formatDateTime(c.decided_at)),
-            h("td", { class: "mono" }, c.text_version))))))
+            h("td", { class: "mono" }, c.text_version,
+              // Not asked in the call: taken from the resident's standing consent on the contract.
+              c.source === "standing"
+                ? [" ", badge("info", rt("rec.source_standing"), { testid: "consent-standing" })]
+                : null))))))
       : h("p", { class: "muted" }, rt("rec.consents_empty")));
 }
 

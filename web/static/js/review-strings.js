@@ -120,6 +120,7 @@ const STRINGS = {
   "tl.resumed": { zh: "恢复录制", en: "Resumed" },
   "tl.stopped": { zh: "停止录制", en: "Stopped" },
   "tl.failed": { zh: "录制故障", en: "Failed" },
+  "tl.standing_consent": { zh: "按签约长期同意", en: "Standing consent" },
   "tl.about": { zh: "涉及：{names}", en: "About: {names}" },
 
   "rec.chat": { zh: "问诊聊天记录", en: "Consult chat" },
@@ -133,6 +134,7 @@ const STRINGS = {
   "rec.col_time": { zh: "时间", en: "Time" },
   "rec.col_version": { zh: "告知文本版本", en: "Text version" },
   "rec.self": { zh: "本人", en: "Self" },
+  "rec.source_standing": { zh: "签约长期同意", en: "Standing consent (contract)" },
   "rec.for_resident": { zh: "居民 #{id}", en: "Resident #{id}" },
   "decision.granted": { zh: "同意", en: "Granted" },
   "decision.refused": { zh: "拒绝", en: "Refused" },
