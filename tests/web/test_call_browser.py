@@ -166,6 +166,10 @@ async def test_follow_up_call_documented_during_the_call(media_base_url: str, me
         await screenshot(doctor, "call-followup-doctor-desktop")
         await screenshot(resident, "call-followup-resident-phone")
 
+        # One red button each: the call's (the room's own end and leave buttons are not shown too).
+        await expect(doctor.get_by_role("button", name="结束问诊")).to_have_count(1)
+        await expect(resident.get_by_role("button", name="挂断")).to_have_count(1)
+        await expect(resident.get_by_test_id("leave")).to_have_count(0)
         # The doctor hangs up (asked once more): the follow-up is done and the next one is due.
         await doctor.get_by_test_id("hang-up").click()
         await doctor.get_by_test_id("hang-up-confirm").click()

@@ -130,6 +130,12 @@ async def test_resident_and_doctor_message_then_meet_in_a_consult(
         await screenshot(doctor, "live-room-doctor-desktop")
         await screenshot(resident, "live-room-resident-phone")
 
+        # Video is unavailable on this server (no media workers): the room's own button ends the
+        # consult, the one such button on the page.
+        await expect(doctor.get_by_test_id("call-state")).to_have_text(
+            "视频通话暂时不可用，请用下面的文字聊天。"
+        )
+        await expect(doctor.get_by_role("button", name="结束问诊")).to_have_count(1)
         # The doctor ends it (after being asked once more); the resident is told, and so is the API.
         await doctor.get_by_test_id("end-consult").click()
         await doctor.get_by_test_id("end-consult-confirm").click()

@@ -54,11 +54,14 @@ const CAMERA = {
  * end action, asked once more.
  *
  * `recording`: the consult's recording part (`createRecording`), shown under the call's state line.
+ * `onStatus(status)`: called when the call's status changes (the room redraws what depends on it).
  *
- * Returns {node, start, stop, redraw}: `start()` (again) after every (re)join of the room,
- * `stop()` when the room is over, `redraw()` after a language switch or new names.
+ * Returns {node, start, stop, redraw, showsHangUp}: `start()` (again) after every (re)join of the
+ * room, `stop()` when the room is over, `redraw()` after a language switch or new names;
+ * `showsHangUp` is true while the call's own controls (with the hang-up button) are on screen.
  */
-export function createCall({ socket, consultId, resident, mode, nameOf, hangUp, recording = null }) {
+export function createCall({ socket, consultId, resident, mode, nameOf, hangUp, recording = null,
+                             onStatus = null }) {
   const call = {
     /** idle | connecting | connected | unstable | reconnecting | unavailable | ended */
     status: "idle",
@@ -192,7 +195,7 @@ export function createCall({ socket, consultId, resident, mode, nameOf, hangUp, 
   }
 
   function drawControls() {
-    const live = !["unavailable", "ended"].includes(call.status);
+    const live = showsHangUp();
     stage.hidden = !live;
     if (!live) {
       fill(controls);
@@ -252,6 +255,7 @@ export function createCall({ socket, consultId, resident, mode, nameOf, hangUp, 
   function setStatus(status) {
     call.status = status;
     redraw();
+    onStatus?.(status);
   }
 
   // --- sound: a phone may refuse to play sound before a tap ---------------------------------
@@ -716,8 +720,12 @@ export function createCall({ socket, consultId, resident, mode, nameOf, hangUp, 
   const diagnostics = { inbound, status: () => call.status };
   window.jiayiCall = diagnostics;
 
+  function showsHangUp() {
+    return !["unavailable", "ended"].includes(call.status);
+  }
+
   redraw();
-  return { node, start, stop, redraw };
+  return { node, start, stop, redraw, get showsHangUp() { return showsHangUp(); } };
 }
 
 // --- recording, with everyone's consent (docs/protocol.md, "Recording") ---------------------------

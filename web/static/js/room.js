@@ -192,6 +192,7 @@ startPage({
         mode,
         nameOf,
         recording,
+        onStatus: () => drawActions(),
         hangUp: doctor
           ? { button: "room.end", text: "room.end", confirmText: "room.end_confirm", onConfirm: end }
           : { button: "call.hang_up", text: "room.leave", confirmText: "room.leave_confirm",
@@ -255,11 +256,14 @@ startPage({
                           testid: "invite-button", onclick: invite }, t("room.invite"))
           : null,
         doctor && referral ? drawInvite() : null,
-        doctor
-          ? confirmButton({ testid: "end-consult", text: "room.end", confirmText: "room.end_confirm",
-                            onConfirm: end })
-          : confirmButton({ testid: "leave", text: "room.leave", confirmText: "room.leave_confirm",
-                            onConfirm: leave }));
+        // In a call its red button ends (or leaves) the consult: one such button on the page, not two.
+        call?.showsHangUp && state.phase === "in_room"
+          ? null
+          : doctor
+            ? confirmButton({ testid: "end-consult", text: "room.end", confirmText: "room.end_confirm",
+                              onConfirm: end })
+            : confirmButton({ testid: "leave", text: "room.leave", confirmText: "room.leave_confirm",
+                              onConfirm: leave }));
     }
 
     function drawAfter() {
