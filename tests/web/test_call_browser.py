@@ -1,8 +1,9 @@
 """Real Chromium with a fake camera and microphone against the app with one media worker: video
 consults through the server's relay, one browser context per participant.
 
-A 1:1 follow-up (the resident checks in, the doctor admits, both see and hear each other, the doctor
-documents the visit during the call and ends it, the next follow-up date shows) and a three-party
+A 1:1 follow-up (the resident checks in, the doctor admits, both see and hear each other, mute and
+audio only show on the other side and audio only stops the video sent to the resident while the sound
+goes on, the doctor documents the visit during the call and ends it, the next follow-up date shows) and a three-party
 referral consult (the resident's son as proxy, the family doctor, a specialist from the invite link;
 all three see each other; the specialist leaves and their tile disappears). Whether media arrives is
 read from each page's `getStats()` (inbound-rtp framesDecoded, audio packetsReceived) and from the
@@ -140,6 +141,21 @@ async def test_follow_up_call_documented_during_the_call(media_base_url: str, me
         await expect(doctor.get_by_test_id("call-tile").get_by_test_id("call-muted")).to_be_visible()
         await resident.get_by_test_id("call-mic").click()
         await expect(doctor.get_by_test_id("call-tile").get_by_test_id("call-muted")).to_have_count(0)
+
+        # On a weak line the resident goes audio only: the doctor sees their camera is off, the server
+        # stops sending them video, and they go on hearing the doctor; then video comes back.
+        await resident.get_by_test_id("call-audio-only").click()
+        await expect(doctor.get_by_test_id("call-tile").get_by_test_id("call-camera-off")).to_be_visible()
+        await expect(resident.get_by_test_id("call-video-again")).to_be_visible()
+        await asyncio.sleep(1.0)  # what was already on its way arrives
+        before = (await _inbound(resident))["doctor"]
+        await asyncio.sleep(2.0)
+        after = (await _inbound(resident))["doctor"]
+        assert after["framesDecoded"] - before["framesDecoded"] <= 2, (before, after)
+        assert after["audioPackets"] - before["audioPackets"] >= 60, (before, after)  # Opus: 50 a second
+        await resident.get_by_test_id("call-video-again").click()
+        await expect(doctor.get_by_test_id("call-tile").get_by_test_id("call-camera-off")).to_have_count(0)
+        await _receiving(resident, {"doctor"})
 
         # Beside the video: the resident's record in short; the doctor documents the visit.
         summary = doctor.get_by_test_id("call-record")
