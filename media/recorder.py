@@ -11,7 +11,9 @@ Time: each segment records where it starts, in milliseconds from the recording's
 (`Segment.start_ms`, from the arrival time of its first frame), and its packets carry the RTP
 timestamps counted from that first frame. A participant's audio and video segments are placed on the
 same clock, so a player that starts each segment at its `start_ms` keeps them in sync (within the
-network's jitter, a few tens of milliseconds), also for someone who joined mid-call.
+network's jitter, a few tens of milliseconds), also for someone who joined mid-call:
+tests/media/test_av_sync.py records a late joiner's flashes and beeps through a worker and finds them
+under 10 ms apart on loopback (the bound is 100 ms).
 
 What happens to a segment (sealing it with the recording's key, writing it to the blob store) is the
 caller's `on_segment`; the recorder only muxes, on the event loop: a frame costs one `mux` call.
