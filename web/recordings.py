@@ -42,6 +42,7 @@ from storage.models import (
     RecordingRow,
     RecordingSegmentRow,
     RecordingTrackRow,
+    ResidentRow,
     UserRow,
 )
 from web import keys, schemas
@@ -208,6 +209,60 @@ async def list_recordings(ctx: RequestContext) -> schemas.RecordingListOut:
         "list", "recording", detail={"results": len(rows), **q.model_dump(mode="json", exclude_none=True)}
     )
     return schemas.RecordingListOut(items=await _items(ctx, rows))
+
+
+#: At most this many doctors and this many residents per lookup.
+PEOPLE_LIMIT = 200
+
+
+@api.operation(
+    "GET",
+    "/api/recordings/people",
+    summary="Doctors and residents the recordings name, for the review list's filters (compliance)",
+    tag="recordings",
+    query=schemas.PeopleQuery,
+    response=schemas.RecordingPeopleOut,
+)
+async def recording_people(ctx: RequestContext) -> schemas.RecordingPeopleOut:
+    """Everyone who asked to record and every resident whose consult was recorded (not only those
+    the last list showed), by name; `q` narrows by part of a name. Audited like a listing."""
+    if ctx.me.role is not Role.COMPLIANCE:
+        raise AccessDenied("compliance officers look up the people recordings name")
+    q: schemas.PeopleQuery = ctx.query
+    doctors = (
+        select(UserRow.id, UserRow.display_name)
+        .where(UserRow.id.in_(select(RecordingRow.requested_by).distinct()))
+        .order_by(UserRow.display_name, UserRow.id)
+        .limit(PEOPLE_LIMIT + 1)
+    )
+    people = (
+        select(ResidentRow.id, ResidentRow.name)
+        .where(
+            ResidentRow.id.in_(
+                select(ConsultRow.resident_id).join(RecordingRow, RecordingRow.consult_id == ConsultRow.id)
+            )
+        )
+        .order_by(ResidentRow.name, ResidentRow.id)
+        .limit(PEOPLE_LIMIT + 1)
+    )
+    if q.q:
+        doctors = doctors.where(UserRow.display_name.contains(q.q, autoescape=True))
+        people = people.where(ResidentRow.name.contains(q.q, autoescape=True))
+    found_doctors = [schemas.PersonOut(id=i, name=n) for i, n in await ctx.session.execute(doctors)]
+    found_residents = [schemas.PersonOut(id=i, name=n) for i, n in await ctx.session.execute(people)]
+    truncated = len(found_doctors) > PEOPLE_LIMIT or len(found_residents) > PEOPLE_LIMIT
+    await ctx.audit(
+        "lookup",
+        "recording",
+        detail={
+            "q_given": bool(q.q),
+            "doctors": min(len(found_doctors), PEOPLE_LIMIT),
+            "residents": min(len(found_residents), PEOPLE_LIMIT),
+        },
+    )
+    return schemas.RecordingPeopleOut(
+        doctors=found_doctors[:PEOPLE_LIMIT], residents=found_residents[:PEOPLE_LIMIT], truncated=truncated
+    )
 
 
 @api.operation(

@@ -630,6 +630,23 @@ class RecordingListOut(Out):
     items: list[RecordingItemOut]
 
 
+class PeopleQuery(In):
+    q: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=50)] = Field(
+        None, description="part of a name"
+    )
+
+
+class PersonOut(Out):
+    id: int = Field(description="the value to filter by: a doctor's user id, or a resident id")
+    name: str
+
+
+class RecordingPeopleOut(Out):
+    doctors: list[PersonOut] = Field(description="who asked to record, by name")
+    residents: list[PersonOut] = Field(description="whose consults were recorded, by name")
+    truncated: bool = Field(description="more matched than were sent: narrow with `q`")
+
+
 class SegmentOut(Out):
     seq: int
     start_ms: int

@@ -19,11 +19,13 @@ const ENUMS = {
   complete: ["true", "false"],
 };
 const LIMIT = 500;
-/** Names of doctors and residents seen in earlier lists, for the filter menus. */
+/** Names of doctors and residents seen in earlier lists, for the filter menus (with the lookup's). */
 const PEOPLE_KEY = "jiayi.review.people";
 
 let items = null;
 let failure = null;
+/** Everyone the recordings name (GET /api/recordings/people, compliance only), or null. */
+let lookup = null;
 
 function currentFilters() {
   const params = new URLSearchParams(location.search);
@@ -36,12 +38,17 @@ function currentFilters() {
 }
 
 function loadPeople() {
+  let people;
   try {
     const stored = JSON.parse(sessionStorage.getItem(PEOPLE_KEY) ?? "{}");
-    return { doctors: stored.doctors ?? {}, residents: stored.residents ?? {} };
+    people = { doctors: stored.doctors ?? {}, residents: stored.residents ?? {} };
   } catch {
-    return { doctors: {}, residents: {} };
+    people = { doctors: {}, residents: {} };
   }
+  // The server's lookup offers everyone, not only the names earlier lists showed.
+  for (const doctor of lookup?.doctors ?? []) people.doctors[doctor.id] = doctor.name;
+  for (const resident of lookup?.residents ?? []) people.residents[resident.id] = resident.name;
+  return people;
 }
 
 function rememberPeople(list) {
@@ -165,6 +172,13 @@ async function load(me) {
 startPage({
   render: async (me) => {
     applyReviewI18n();
+    if (me.role === "compliance") {
+      try {
+        lookup = await api("/api/recordings/people");
+      } catch {
+        lookup = null; // the menus then offer the names the lists show, as before
+      }
+    }
     drawForm();
     const form = document.getElementById("filters");
     form.addEventListener("submit", (event) => {
