@@ -7,10 +7,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy import select
 
 from consult.recording import CONSENT_TEXT_VERSION, STANDING_TEXT_VERSION, ConsentRecord, Decision
 from storage import recordings
-from storage.models import RecordingRow
+from storage.models import ContractRow, RecordingRow
 from tests.conftest import NOW, login
 from tests.web.helpers import audit_rows, table_counts
 from tests.web.test_recordings_api import _recording_of
@@ -219,3 +220,22 @@ async def test_a_consult_it_did_not_apply_to_exports_no_standing_consent(
     bundle = Bundle.model_validate(await resp.json())
     ids = [e.resource.id for e in bundle.entry if e.resource.__resource_type__ == "Consent"]
     assert len(ids) == 2 and not any(i.startswith("standing-consent-") for i in ids)
+
+
+async def test_without_a_contract_in_force_there_is_nothing_to_give_it_on(
+    client: TestClient,  # type: ignore[type-arg]
+    database_url: str,
+) -> None:
+    resident = await login(client, "resident")
+    liu = (await _me(client, resident))["resident_id"]
+    async with client.server.app[keys.SESSIONS]() as session, session.begin():
+        for row in await session.scalars(select(ContractRow).where(ContractRow.resident_id == liu)):
+            row.status = "cancelled"
+    state = await (await client.get(URL.format(liu), headers=resident)).json()
+    assert state["contract_id"] is None and state["in_force"] is False
+    before = await table_counts(database_url)
+    refused = await client.post(
+        URL.format(liu), json={"text_version": STANDING_TEXT_VERSION}, headers=resident
+    )
+    assert refused.status == 409 and (await refused.json())["code"] == "no_contract"
+    assert await table_counts(database_url) == before
