@@ -9,6 +9,8 @@ a change made here during a live consult is applied to its recording at once.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consult.errors import AccessDenied, Conflict, NotFound
@@ -25,6 +27,7 @@ from web import keys, schemas
 from web.api import Api, RequestContext
 
 api = Api()
+log = logging.getLogger(__name__)
 
 
 async def items_out(
@@ -85,7 +88,12 @@ def _apply_live(ctx: RequestContext, resident_id: int, consult_ids: list[int]) -
 
     async def apply() -> None:
         for consult_id in consult_ids:
-            await hub.consult.evaluate_recording(consult_id)
+            try:
+                await hub.consult.evaluate_recording(consult_id)
+            except Exception:  # committed already: the gate's next evaluation applies it
+                log.exception(
+                    "consult %s: the standing consent change did not reach its recording", consult_id
+                )
 
     if consult_ids:
         ctx.after_commit.append(apply)
