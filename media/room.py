@@ -45,7 +45,9 @@ Events (``on_event(participant_id, name, payload)``, called on the event loop, m
 
 - ``offer``: ``{"sdp": str, "tracks": {mid: {"participant_id", "user_id", "role", "kind"}},
   "participants": {participant_id: {"user_id", "role", "audio", "video"}}}``; answer with `answer`.
-- ``media``: ``{"participant_id", "audio": bool, "video": bool}``: another participant's camera/mic state.
+- ``media``: ``{"participant_id", "user_id", "role", "audio": bool, "video": bool}``: another participant
+  joined (before any track of theirs, so one with no camera or microphone is known too), or turned their
+  camera or microphone on or off.
 - ``left``: ``{"participant_id"}``: another participant left the media room.
 - ``connection``: ``{"state": "connecting" | "connected" | "failed" | "closed"}``: this participant's link.
 - ``error``: ``{"code", "message"}``: something failed outside a request (e.g. a renegotiation).
@@ -168,8 +170,15 @@ class MediaRoom:
         _check_id("role", role)
         participant = self._participants.get(participant_id)
         if participant is None:
-            self._participants[participant_id] = _Participant(participant_id, user_id, role)
+            participant = _Participant(participant_id, user_id, role)
+            self._participants[participant_id] = participant
             logger.info("consult=%s participant=%s joined media as %s", self.consult_id, participant_id, role)
+            # Everyone learns of everyone now, not only with their tracks: someone with no camera or
+            # microphone (refused, missing) publishes none, and would otherwise never have a tile.
+            self._tell_others(participant)
+            for other in list(self._participants.values()):
+                if other is not participant:
+                    self._tell(participant, other)
             return
         logger.info(
             "consult=%s participant=%s rejoined media: new connection", self.consult_id, participant_id
@@ -289,14 +298,26 @@ class MediaRoom:
                 participant.audio,
                 participant.video,
             )
-            payload = {
-                "participant_id": participant_id,
-                "audio": participant.audio,
-                "video": participant.video,
-            }
-            for other in list(self._participants.values()):
-                if other is not participant:
-                    self._emit(other.participant_id, "media", dict(payload))
+            self._tell_others(participant)
+
+    def _tell_others(self, participant: _Participant) -> None:
+        """Tell everyone else who the participant is and whether their microphone and camera are on."""
+        for other in list(self._participants.values()):
+            if other is not participant:
+                self._tell(other, participant)
+
+    def _tell(self, listener: _Participant, about: _Participant) -> None:
+        self._emit(
+            listener.participant_id,
+            "media",
+            {
+                "participant_id": about.participant_id,
+                "user_id": about.user_id,
+                "role": about.role,
+                "audio": about.audio,
+                "video": about.video,
+            },
+        )
 
     async def leave(self, participant_id: str) -> None:
         """Close everything of a participant; the others' transceivers for them go inactive."""

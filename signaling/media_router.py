@@ -196,8 +196,18 @@ class MediaRouter:
         sid = params.get("sid")
         try:
             if method == "join":
-                await room.join(participant, str(params["user_id"]), str(params["role"]))
+                # Known before the room answers: what it says to the newcomer while joining (who else
+                # is there) must find their connection.
+                previous = self.sids.get((consult_id, participant))
                 self.sids[(consult_id, participant)] = str(sid)
+                try:
+                    await room.join(participant, str(params["user_id"]), str(params["role"]))
+                except BaseException:
+                    if previous is None:
+                        self.sids.pop((consult_id, participant), None)
+                    else:
+                        self.sids[(consult_id, participant)] = previous
+                    raise
                 pending = self._pending_recordings.pop(consult_id, None)
                 if pending is not None:
                     await self._run(consult_id, "record_start", pending)

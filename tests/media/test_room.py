@@ -124,7 +124,10 @@ async def test_audio_only(call: Call) -> None:
 
     # Alice turns her camera off: bob is told, gets no more of her picture, still hears her.
     await call.room.set_media("alice", video=False)
-    assert bob.events[-1] == ("media", {"participant_id": "alice", "audio": True, "video": False})
+    assert bob.events[-1] == (
+        "media",
+        {"participant_id": "alice", "user_id": "user-alice", "role": "doctor", "audio": True, "video": False},
+    )
     await asyncio.sleep(0.2)
     frames = bob.got("alice").video_frames
     await frames_keep_coming(bob, "alice", video=False, count=25)

@@ -123,6 +123,63 @@ async def test_resident_and_doctor_see_each_other_through_the_relay(live: Live) 
             await peer.close()
 
 
+async def test_someone_with_no_camera_or_microphone_has_a_tile_on_the_others_pages(live: Live) -> None:
+    consult_id, doctor, resident = await _in_room(live)
+    # The resident refused the camera and microphone: their page only receives, and joins first.
+    joined = ack_ok(await resident.call("/consult", "media_join", {"consult_id": consult_id}))
+
+    async def send_offer(sdp: str) -> str:
+        ack = ack_ok(await resident.call("/consult", "media_offer", {"consult_id": consult_id, "sdp": sdp}))
+        return str(ack["sdp"])
+
+    async def send_answer(sdp: str) -> None:
+        ack_ok(await resident.call("/consult", "media_answer", {"consult_id": consult_id, "sdp": sdp}))
+
+    silent = ClientPeer(joined["participant_id"], send_offer, send_answer, colour=None, audio=False)
+    for name, event in EVENTS.items():
+        resident.sio.on(event, lambda data, name=name: silent.on_event(name, data), namespace="/consult")
+    silent.pc.addTransceiver("audio", direction="recvonly")
+    silent.pc.addTransceiver("video", direction="recvonly")
+    await silent.connect()
+    ack_ok(
+        await resident.call(
+            "/consult", "media_state", {"consult_id": consult_id, "audio": False, "video": False}
+        )
+    )
+    # A page listens before it joins (media_peer's own handlers replace this one once joined).
+    early: list[dict[str, Any]] = []
+    doctor.sio.on("media_state", early.append, namespace="/consult")
+    doctor_peer = await media_peer(doctor, consult_id, "blue")
+    try:
+        # The doctor, who joined later, is told who is there though they send nothing ...
+        def told(about: str) -> dict[str, Any] | None:
+            heard = early + [p for n, p in doctor_peer.events if n == "media"]
+            return next((p for p in reversed(heard) if p["participant_id"] == about), None)
+
+        await eventually(lambda: told(silent.participant_id) is not None, what="the doctor told")
+        assert told(silent.participant_id) == {
+            "consult_id": consult_id,
+            "participant_id": silent.participant_id,
+            "user_id": str((await live.http("GET", "/api/me", resident.token))[1]["id"]),
+            "role": "resident",
+            "audio": False,
+            "video": False,
+        }
+        # ... and the resident sees and hears the doctor.
+        await eventually(
+            lambda: (
+                silent.got(doctor_peer.participant_id).video_frames >= 10
+                and silent.got(doctor_peer.participant_id).audio_frames >= 10
+            ),
+            within_s=20,
+            what="the resident receiving the doctor",
+        )
+        assert silent.participants[doctor_peer.participant_id]["role"] == "doctor"
+    finally:
+        await silent.close()
+        await doctor_peer.close()
+
+
 async def test_media_is_for_those_in_the_room_and_bad_sdp_is_refused(live: Live) -> None:
     consult_id, doctor, resident = await _in_room(live)
     stranger = await live.connect("nurse")

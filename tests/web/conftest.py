@@ -84,6 +84,15 @@ async def media_browser() -> AsyncIterator[Browser]:
         yield launched
 
 
+@pytest.fixture
+async def denying_browser() -> AsyncIterator[Browser]:
+    """Chromium whose camera and microphone permission is never given (no fake prompt that accepts
+    it): what a resident who tapped "deny" gets."""
+    flags = [f for f in MEDIA_FLAGS if f != "--use-fake-ui-for-media-stream"]
+    async for launched in _chromium([*BASE_FLAGS, *flags]):
+        yield launched
+
+
 async def screenshot(page: Page, name: str) -> None:
     """Save a full-page screenshot to the test artifacts, for a person to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

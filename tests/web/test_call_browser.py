@@ -265,3 +265,36 @@ async def test_referral_consult_with_three_and_a_leaver(media_base_url: str, med
     await _receiving(doctor, {"proxy"})
     await screenshot(proxy, "call-referral-after-leave-proxy-phone")
     await screenshot(doctor, "call-referral-after-leave-doctor-desktop")
+
+
+async def test_a_resident_who_denies_camera_and_microphone_still_sees_and_hears_the_doctor(
+    media_base_url: str, media_browser: Browser, denying_browser: Browser
+) -> None:
+    base_url = media_base_url
+    async with aiohttp.ClientSession(base_url) as http:
+        auth = await _api_token(http, "doctor")
+        created = await http.post(
+            "/api/consults", json={"resident_id": 2, "kind": "advice", "mode": "video"}, headers=auth
+        )
+        assert created.status == 201, await created.text()
+        consult_id = (await created.json())["id"]
+
+    resident = await login_page(denying_browser, base_url, "resident", PHONE)
+    await resident.goto(f"{base_url}/consults/{consult_id}")
+    await expect(resident.get_by_test_id("room-state-main")).to_have_text("正在等待医生接诊…")
+    doctor = await login_page(media_browser, base_url, "doctor", DESKTOP)
+    await _admit(doctor, base_url, consult_id, "刘德明")
+
+    # The page says plainly what happened and what to do; the call goes on one way.
+    await expect(resident.get_by_test_id("call-device-note")).to_contain_text(
+        "没有得到摄像头和麦克风的使用许可", timeout=20_000
+    )
+    await _receiving(resident, {"doctor"})
+    await _tiles_show_video(resident, {"doctor"})
+    # The doctor sees that the resident sends neither sound nor picture, and can write to them.
+    tile = doctor.locator('[data-testid="call-tile"][data-role="resident"]')
+    await expect(tile.get_by_test_id("call-muted")).to_be_visible(timeout=20_000)
+    await expect(tile.get_by_test_id("call-camera-off")).to_be_visible()
+    await expect(resident.get_by_test_id("call-mic")).to_be_disabled()
+    await screenshot(resident, "call-denied-devices-resident-phone")
+    await screenshot(doctor, "call-denied-devices-doctor-desktop")

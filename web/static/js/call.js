@@ -622,10 +622,12 @@ export function createCall({ socket, consultId, resident, mode, nameOf, hangUp, 
   });
   socket.on("media_state", (payload) => {
     if (!mine(payload)) return;
-    const info = call.participants.get(payload.participant_id);
-    if (!info) return;
+    // Someone new (perhaps with no camera or microphone, so with no tracks to offer) gets a tile now.
+    const info = call.participants.get(payload.participant_id)
+      ?? { user_id: payload.user_id, role: payload.role };
     info.audio = payload.audio;
     info.video = payload.video;
+    call.participants.set(payload.participant_id, info);
     drawTiles();
   });
   socket.on("media_left", (payload) => {
