@@ -3,8 +3,10 @@
 Recording is requested by the doctor and runs only while every participant present has consented
 (PIPL arts. 28-29: health data is sensitive and needs separate consent). Each participant answers
 for themselves, in plain words (`CONSENT_TEXT`); a proxy answers for the resident they act for when
-the binding grants the consent scope. A resident may give standing consent for follow-ups on their
-contract; it counts for them (not for anyone else present) until withdrawn. A newcomer who has not
+the binding grants the consent scope. A resident (or such a proxy) may give standing consent for
+follow-ups on their contract (`StandingConsent`, in its own plain words `STANDING_CONSENT_TEXT`): in a
+follow-up consult it counts for them, not for anyone else present, without asking them, until they
+withdraw it or answer otherwise in the call (`standing_answer`). A newcomer who has not
 consented pauses the recording until they do; a withdrawal pauses it at once. Both are marked on the
 recording's timeline, which the compliance review shows beside the tracks.
 """
