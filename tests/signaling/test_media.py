@@ -52,8 +52,22 @@ async def live(settings: Settings, aiohttp_server: Any) -> AsyncIterator[Live]:
             await client.sio.disconnect()
 
 
-async def media_peer(client: Client, consult_id: int, colour: str) -> ClientPeer:
-    """Join the consult's media and publish a camera of `colour` and a microphone."""
+async def media_peer(
+    client: Client, consult_id: int, colour: str | None, *, audio: bool = True
+) -> ClientPeer:
+    """Join the consult's media as a page does (listening before it joins) and publish a camera of
+    `colour` and a microphone; with neither (`colour=None, audio=False`) it only receives."""
+    early: list[tuple[str, Any]] = []
+    joined_peer: list[ClientPeer] = []
+
+    def deliver(name: str, data: Any) -> None:
+        if joined_peer:
+            joined_peer[0].on_event(name, data)
+        else:
+            early.append((name, data))
+
+    for name, event in EVENTS.items():
+        client.sio.on(event, lambda data, name=name: deliver(name, data), namespace="/consult")
     joined = ack_ok(await client.call("/consult", "media_join", {"consult_id": consult_id}))
     assert joined["ice_servers"] == []  # no STUN/TURN configured: nothing, never a public default
 
@@ -64,9 +78,13 @@ async def media_peer(client: Client, consult_id: int, colour: str) -> ClientPeer
     async def send_answer(sdp: str) -> None:
         ack_ok(await client.call("/consult", "media_answer", {"consult_id": consult_id, "sdp": sdp}))
 
-    peer = ClientPeer(joined["participant_id"], send_offer, send_answer, colour=colour)
-    for name, event in EVENTS.items():
-        client.sio.on(event, lambda data, name=name: peer.on_event(name, data), namespace="/consult")
+    peer = ClientPeer(joined["participant_id"], send_offer, send_answer, colour=colour, audio=audio)
+    joined_peer.append(peer)
+    for name, data in early:
+        peer.on_event(name, data)
+    if colour is None and not audio:
+        peer.pc.addTransceiver("audio", direction="recvonly")
+        peer.pc.addTransceiver("video", direction="recvonly")
     await peer.connect()
     return peer
 
@@ -126,35 +144,18 @@ async def test_resident_and_doctor_see_each_other_through_the_relay(live: Live) 
 async def test_someone_with_no_camera_or_microphone_has_a_tile_on_the_others_pages(live: Live) -> None:
     consult_id, doctor, resident = await _in_room(live)
     # The resident refused the camera and microphone: their page only receives, and joins first.
-    joined = ack_ok(await resident.call("/consult", "media_join", {"consult_id": consult_id}))
-
-    async def send_offer(sdp: str) -> str:
-        ack = ack_ok(await resident.call("/consult", "media_offer", {"consult_id": consult_id, "sdp": sdp}))
-        return str(ack["sdp"])
-
-    async def send_answer(sdp: str) -> None:
-        ack_ok(await resident.call("/consult", "media_answer", {"consult_id": consult_id, "sdp": sdp}))
-
-    silent = ClientPeer(joined["participant_id"], send_offer, send_answer, colour=None, audio=False)
-    for name, event in EVENTS.items():
-        resident.sio.on(event, lambda data, name=name: silent.on_event(name, data), namespace="/consult")
-    silent.pc.addTransceiver("audio", direction="recvonly")
-    silent.pc.addTransceiver("video", direction="recvonly")
-    await silent.connect()
+    silent = await media_peer(resident, consult_id, None, audio=False)
     ack_ok(
         await resident.call(
             "/consult", "media_state", {"consult_id": consult_id, "audio": False, "video": False}
         )
     )
-    # A page listens before it joins (media_peer's own handlers replace this one once joined).
-    early: list[dict[str, Any]] = []
-    doctor.sio.on("media_state", early.append, namespace="/consult")
     doctor_peer = await media_peer(doctor, consult_id, "blue")
     try:
         # The doctor, who joined later, is told who is there though they send nothing ...
         def told(about: str) -> dict[str, Any] | None:
-            heard = early + [p for n, p in doctor_peer.events if n == "media"]
-            return next((p for p in reversed(heard) if p["participant_id"] == about), None)
+            heard = [p for n, p in doctor_peer.events if n == "media" and p["participant_id"] == about]
+            return heard[-1] if heard else None
 
         await eventually(lambda: told(silent.participant_id) is not None, what="the doctor told")
         assert told(silent.participant_id) == {

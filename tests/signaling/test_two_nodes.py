@@ -107,6 +107,18 @@ async def two(nodes: tuple[str, str]) -> AsyncIterator[tuple[Live, Live]]:
                 await client.sio.disconnect()
 
 
+async def _advice_consult(node: Live, token: str) -> int:
+    """An on-demand video advice consult for 刘德明, created through `node`'s API."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{node.url}/api/consults",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"resident_id": 2, "kind": "advice", "mode": "video"},
+        ) as resp:
+            assert resp.status == 201, await resp.text()
+            return int((await resp.json())["id"])
+
+
 async def test_resident_on_a_chats_with_doctor_on_b(two: tuple[Live, Live]) -> None:
     a, b = two
     resident = await a.connect("resident")
@@ -122,13 +134,7 @@ async def test_resident_on_a_chats_with_doctor_on_b(two: tuple[Live, Live]) -> N
 async def test_queue_on_b_shows_a_resident_who_checked_in_on_a(two: tuple[Live, Live]) -> None:
     a, b = two
     token = await b.token("doctor")
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            f"{b.url}/api/consults",
-            headers={"Authorization": f"Bearer {token}"},
-            json={"resident_id": 2, "kind": "advice", "mode": "video"},
-        ) as resp:
-            consult_id = (await resp.json())["id"]
+    consult_id = await _advice_consult(b, token)
     doctor = await b.connect("doctor", token)
     ack_ok(await doctor.call("/consult", "watch_queue"))
     resident = await a.connect("resident")
@@ -217,13 +223,7 @@ async def test_a_resident_on_a_removed_by_the_doctor_on_b_hears_no_more_of_the_r
 ) -> None:
     a, b = two
     token = await b.token("doctor")
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            f"{b.url}/api/consults",
-            headers={"Authorization": f"Bearer {token}"},
-            json={"resident_id": 2, "kind": "advice", "mode": "video"},
-        ) as resp:
-            consult_id = (await resp.json())["id"]
+    consult_id = await _advice_consult(b, token)
     doctor = await b.connect("doctor", token)
     resident = await a.connect("resident")
     ack_ok(await resident.call("/consult", "check_in", {"consult_id": consult_id}))
