@@ -5,7 +5,8 @@ media/worker.py and stops when its standard input closes. Only what the load gen
 ``offer`` (a publisher's sendonly offer is answered and its track kept; a subscriber's recvonly offer is
 answered with ``MediaRelay().subscribe(publisher track)``, aiortc's stock way, which decodes once and
 encodes for each subscriber), ``answer``, ``leave`` and ``close``. ICE is the same explicit loopback set-up
-as Jiayi's (media/ice.py), so both relays differ only in how they relay.
+as Jiayi's (media/ice.py), and so is the event loop (media/event_loop.py): both relays differ only in how
+they relay.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.contrib.media import MediaRelay  # noqa: E402
 from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
 
+from media.event_loop import new_event_loop  # noqa: E402
 from media.ice import create_peer_connection, prepare_gathering  # noqa: E402
 from media.worker import TOKEN_ENV  # noqa: E402
 
@@ -122,4 +124,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # The event loop of a Jiayi media worker (media/worker.py), so that both relays differ only in relaying.
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(main())

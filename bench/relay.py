@@ -22,11 +22,19 @@ extrapolates one worker core's capacity from Jiayi's CPU per stream (labelled as
 few streams Jiayi's cost per stream is dominated by waking up per packet burst, so ``ratio_at_max`` (Jiayi
 per stream at its largest load held) is printed too.
 
+Placement (the same for both relays). When the relays and generators fit one core each, each process is
+pinned to its own core: Jiayi's worker and, later, the baseline on the first core, the generator on the
+next (``--no-pin`` leaves placement to the scheduler). Unpinned, the scheduler pulls the generator onto the
+relay's core whenever a datagram wakes it (a synchronous wake-up), the two preempt each other per packet
+(about 300 involuntary context switches a second at 4 streams), and the relay's CPU then includes that
+ping-pong, which real clients on the network would not cause. CPU is counted the same way either way. Both
+relays also run on the same event loop, a Jiayi media worker's (media/event_loop.py).
+
 The last line is JSON with ``jiayi_cpu_s_per_stream_s``, ``mediarelay_cpu_s_per_stream_s``, ``ratio``,
 ``jiayi_max_streams``, ``jiayi_latency_p95_ms`` and more.
 
     .venv/bin/python bench/relay.py [--quick] [--workers 1] [--generators 1] [--compare-streams 4]
-        [--steps 50,100,150,200] [--settle 4] [--measure 6]
+        [--steps 50,100,150,175,200] [--settle 4] [--measure 6] [--no-pin]
 """
 
 from __future__ import annotations
@@ -147,6 +155,15 @@ class Generators:
             process.join(10)
 
 
+def pin(pid: int, cpu: int) -> None:
+    """Keep every thread of process `pid` (and the threads it starts later) on one CPU."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), {cpu})
+        except ProcessLookupError:
+            pass  # a thread that just ended
+
+
 def server_cpu(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
 
@@ -248,6 +265,11 @@ def main() -> None:
     parser.add_argument("--steps", default="50,100,150,175,200")
     parser.add_argument("--settle", type=float, default=4.0)
     parser.add_argument("--measure", type=float, default=6.0)
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="leave the relays and generators wherever the scheduler puts them (see the module docstring)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.steps, args.settle, args.measure = "50,150", 3.0, 4.0
@@ -265,6 +287,15 @@ def main() -> None:
     loop.run_until_complete(pool.start())
     pids = pool.worker_pids
     url = pool.endpoints()[0][1]
+    cores = sorted(os.sched_getaffinity(0))
+    pinned = not args.no_pin and args.workers + args.generators <= len(cores)
+    if pinned:
+        # Relays on the first cores, generators on the next ones; the baseline later on the first worker's.
+        for index, pid in enumerate(pids):
+            pin(pid, cores[index])
+        for index, process in enumerate(generators.processes):
+            assert process.pid is not None
+            pin(process.pid, cores[args.workers + index])
     print(
         f"worker pids {pids}, generator pids {[p.pid for p in generators.processes]}, bench pid {os.getpid()}",
         flush=True,
@@ -281,6 +312,8 @@ def main() -> None:
         baseline, baseline_url = start_baseline(token)
         try:
             assert baseline.pid is not None
+            if pinned:
+                pin(baseline.pid, cores[0])
             stock = run_load(
                 generators,
                 [baseline.pid],
@@ -362,6 +395,7 @@ def main() -> None:
             "jiayi_streams_per_core_extrapolated": capacity,
             "note": note,
             "workers": args.workers,
+            "pinned": pinned,
             "cores": os.cpu_count(),
             "target": TARGET,
         }

@@ -32,7 +32,9 @@ The points, and why each is needed:
   ``__remote_streams``, ``__rtx_ssrc``, ``__active_ssrc``, ``__rtcp_ssrc``; the DTLS transport's ``_state``,
   ``_rx_srtp``, ``_tx_srtp`` and its packet and byte counters; ``RTCIceTransport._connection``, aioice's
   ``Connection._nominated`` and the ``StunProtocol`` of the nominated pair (its ``datagram_received`` is
-  wrapped, its ``transport`` written to, asyncio's ``_sock`` of that transport drained when present); the
+  wrapped, its ``transport`` written to, asyncio's ``_sock`` of that transport drained and written to
+  directly when present, unless asyncio's ``_buffer`` holds datagrams; ``_nominated`` is kept, so it must
+  stay the same dict); the
   sender's ``_ssrc``, ``_rtx_ssrc``, ``__started``, ``_retransmit`` and the counters its RTCP sender reports
   read. aioice's version is pinned too.
 
@@ -48,6 +50,8 @@ import inspect
 import logging
 import random
 import struct
+import time
+from asyncio import selector_events as _asyncio_selector_events
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
@@ -250,6 +254,19 @@ def check() -> None:
     _require_snippets(
         StunProtocol.send_data, "aioice StunProtocol.send_data", ["self.transport.sendto(data, addr)"]
     )
+    # `RtpLink` keeps aioice's dict of nominated pairs, and writes to the pair's socket as asyncio would.
+    _require_snippets(
+        Connection.__init__, "aioice Connection.__init__", ["self._nominated: dict[int, CandidatePair] = {}"]
+    )
+    if "self._nominated = " in _source(Connection):
+        raise AiortcInternalsError(
+            f"aioice {aioice.__version__}: Connection now replaces its _nominated dict"
+        )
+    _require_snippets(
+        _asyncio_selector_events._SelectorDatagramTransport.sendto,  # type: ignore[attr-defined]
+        "asyncio _SelectorDatagramTransport.sendto",
+        ["if not self._buffer:", "self._sock.sendto(data, addr)"],
+    )
     _require_snippets(
         StunProtocol.datagram_received,
         "aioice StunProtocol.datagram_received",
@@ -336,6 +353,8 @@ def install_jitter_buffer(receiver: RTCRtpReceiver, buffer: JitterBufferLike) ->
 
 def packet_data(packet: object) -> bytes | None:
     """The depayloaded bytes aiortc's receiver stored on a packet (`depayloaded`), or None (relayed packets)."""
+    if type(packet) is RelayedPacket:
+        return None  # (without the AttributeError that getattr would raise and catch)
     data: bytes | None = getattr(packet, "_data", None)
     return data
 
@@ -471,6 +490,18 @@ class RelayedPacket:
 
 
 _RTP_HEADER = struct.Struct("!BBHLL")
+#: A placeholder abs-send-time value, replaced in each frame's header extension.
+_ABS_SEND_TIME_MARK = 0xA5C3E1
+#: Seconds from the NTP epoch (1900) to the Unix epoch (1970).
+_NTP_UNIX_OFFSET_S = 2_208_988_800
+
+
+def ntp_now() -> int:
+    """The current time as a 64-bit NTP timestamp (what `aiortc.clock.current_ntp_time` returns, cheaper)."""
+    seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+    return ((seconds + _NTP_UNIX_OFFSET_S) << 32) | ((nanoseconds << 32) // 1_000_000_000)
+
+
 _RTX_OSN = struct.Struct("!H")
 
 
@@ -512,31 +543,70 @@ class RtpLink:
         self._dtls = dtls
         self._routes: dict[int, RtpHandler] = {}
         self._hooked: set[int] = set()
+        # aioice's nominated pairs (the same dict for the connection's life) and the one sent on.
+        self._nominated: dict[int, Any] = dtls.transport._connection._nominated
+        self._pair: Any = None
+        self._transport: Any = None
+        self._sock: Any = None
+        self._addr: Any = None
 
     # sending
 
     def send(self, packet: bytes) -> None:
         """Encrypt and send one RTP packet now; `ConnectionError` when the transport is not connected."""
+        self.send_all((packet,))
+
+    def send_all(self, packets: Sequence[bytes]) -> None:
+        """Encrypt and send RTP packets now, back to back (a frame's packets leave in one go).
+
+        `ConnectionError` when the transport is not connected (nothing is sent then).
+        """
         dtls = self._dtls
         if dtls._state is not DtlsState.CONNECTED:
             raise ConnectionError("Cannot send encrypted RTP, not connected")
-        self._write(dtls._tx_srtp.protect(packet))
+        protect = dtls._tx_srtp.protect
+        self._write([protect(packet) for packet in packets])
 
     def send_rtcp(self, packet: bytes) -> None:
         """Encrypt and send one compound RTCP packet now; `ConnectionError` when not connected."""
         dtls = self._dtls
         if dtls._state is not DtlsState.CONNECTED:
             raise ConnectionError("Cannot send encrypted RTCP, not connected")
-        self._write(dtls._tx_srtp.protect_rtcp(packet))
+        self._write([dtls._tx_srtp.protect_rtcp(packet)])
 
-    def _write(self, data: bytes) -> None:
-        dtls = self._dtls
-        pair = dtls.transport._connection._nominated.get(1)
+    def _write(self, datagrams: list[bytes]) -> None:
+        pair = self._nominated.get(1)
         if pair is None:
             raise ConnectionError("Cannot send data, not connected")
-        pair.protocol.transport.sendto(data, pair.remote_addr)
-        dtls._RTCDtlsTransport__tx_bytes += len(data)  # type: ignore[attr-defined]
-        dtls._RTCDtlsTransport__tx_packets += 1  # type: ignore[attr-defined]
+        if pair is not self._pair:
+            self._use_pair(pair)
+        transport = self._transport
+        sock = self._sock
+        octets = 0
+        for data in datagrams:
+            octets += len(data)
+            if sock is None or transport._buffer:
+                transport.sendto(data, self._addr)
+                continue
+            # What asyncio's transport would do, minus its checks: the socket takes the datagram or, when
+            # its buffer is full, the datagram is dropped (as the kernel would drop it on the way).
+            try:
+                sock.sendto(data, self._addr)
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError as exc:
+                pair.protocol.error_received(exc)
+        dtls = self._dtls
+        dtls._RTCDtlsTransport__tx_bytes += octets  # type: ignore[attr-defined]
+        dtls._RTCDtlsTransport__tx_packets += len(datagrams)  # type: ignore[attr-defined]
+
+    def _use_pair(self, pair: Any) -> None:
+        # The nominated pair changes only on an ICE restart: resolve its socket and address once.
+        self._pair = pair
+        self._transport = pair.protocol.transport
+        self._addr = pair.remote_addr
+        sock = getattr(self._transport, "_sock", None)
+        self._sock = sock if hasattr(self._transport, "_buffer") else None
 
     # receiving
 
@@ -722,6 +792,7 @@ class RtpWriter:
         self._mid = parameters.muxId
         self._extensions = HeaderExtensionsMap()
         self._extensions.configure(parameters)
+        self._extension, self._extension_at = self._extension_template()
         self._link = rtp_link(sender.transport)
         self._sequence = random.getrandbits(16)
         self._rtx_sequence = random.getrandbits(16)
@@ -731,44 +802,68 @@ class RtpWriter:
         self.packets = 0
         self.octets = 0
 
-    def _header_extension(self) -> bytes:
+    def _extension_template(self) -> tuple[bytes, int]:
+        # The header extension with a marker value in place of abs-send-time, and where that value sits
+        # (-1 when abs-send-time is not negotiated: the extension is then the same for every packet).
         values = HeaderExtensions()
         values.mid = self._mid
-        values.abs_send_time = (clock.current_ntp_time() >> 14) & 0x00FFFFFF
+        values.abs_send_time = _ABS_SEND_TIME_MARK
         profile, value = self._extensions.set(values)
         if not value:
-            return b""
-        return struct.pack("!HH", profile, len(value) >> 2) + value
+            return b"", -1
+        template = struct.pack("!HH", profile, len(value) >> 2) + value
+        mark = _ABS_SEND_TIME_MARK.to_bytes(3, "big")
+        if template.count(mark) != 1:
+            # abs-send-time not negotiated (or the marker also appears elsewhere): check with another value.
+            values.abs_send_time = _ABS_SEND_TIME_MARK ^ 0xFFFFFF
+            profile, other = self._extensions.set(values)
+            if other == value:
+                return template, -1
+            raise ValueError("cannot locate abs-send-time in the header extension")
+        return template, template.index(mark)
+
+    def _header_extension(self, ntp_time: int) -> bytes:
+        position = self._extension_at
+        template = self._extension
+        if position < 0:
+            return template
+        abs_send_time = ((ntp_time >> 14) & 0x00FFFFFF).to_bytes(3, "big")
+        return template[:position] + abs_send_time + template[position + 3 :]
 
     def write(self, payloads: Sequence[bytes], timestamp: int) -> None:
         """Send one frame: its RTP payloads in order, the marker on the last; `timestamp` in the codec clock.
 
         Raises `ConnectionError` when the transport is not connected (nothing is sent then).
         """
-        link = self._link
-        extension = self._header_extension()
+        ntp_time = ntp_now()
+        extension = self._header_extension(ntp_time)
         first = 0x90 if extension else 0x80
         header_length = 12 + len(extension)
         rtp_timestamp = (self._origin + timestamp) & 0xFFFFFFFF
         seq = self._sequence
         ssrc = self._ssrc
         last = len(payloads) - 1
-        history = self._history
         pack = _RTP_HEADER.pack
+        payload_type = self._payload_type
+        packets = []
         octets = 0
         for index, payload in enumerate(payloads):
-            m_pt = self._payload_type | 0x80 if index == last else self._payload_type
-            packet = pack(first, m_pt, seq, rtp_timestamp, ssrc) + extension + payload
-            link.send(packet)
-            history[seq % RTP_HISTORY_SIZE] = (seq, packet, header_length)
+            m_pt = payload_type | 0x80 if index == last else payload_type
+            packets.append(
+                b"".join((pack(first, m_pt, (seq + index) & 0xFFFF, rtp_timestamp, ssrc), extension, payload))
+            )
             octets += len(payload)
+        self._link.send_all(packets)
+        history = self._history
+        for packet in packets:
+            history[seq % RTP_HISTORY_SIZE] = (seq, packet, header_length)
             seq = (seq + 1) & 0xFFFF
         self._sequence = seq
         self.packets += len(payloads)
         self.octets += octets
         sender = self._sender
         # What the sender's RTCP task puts in its sender reports.
-        sender._RTCRtpSender__ntp_timestamp = clock.current_ntp_time()  # type: ignore[attr-defined]
+        sender._RTCRtpSender__ntp_timestamp = ntp_time  # type: ignore[attr-defined]
         sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
         sender._RTCRtpSender__octet_count += octets  # type: ignore[attr-defined]
         sender._RTCRtpSender__packet_count += len(payloads)  # type: ignore[attr-defined]

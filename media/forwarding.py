@@ -148,6 +148,31 @@ def is_keyframe(mime_type: str, data: bytes) -> bool:
     return True
 
 
+def vp8_descriptor_length(payload: bytes) -> int:
+    """The length of a VP8 RTP payload descriptor (RFC 7741 section 4.2), or -1 when it is truncated.
+
+    What `aiortc.codecs.vpx.VpxPayloadDescriptor.parse` skips, without building the descriptor.
+    """
+    size = len(payload)
+    if size < 1:
+        return -1
+    if not payload[0] & 0x80:  # no extended control bits
+        return 1
+    if size < 2:
+        return -1
+    extended = payload[1]
+    position = 2
+    if extended & 0x80:  # PictureID, 7 or 15 bits
+        if size < position + 1:
+            return -1
+        position += 2 if payload[position] & 0x80 else 1
+    if extended & 0x40:  # TL0PICIDX
+        position += 1
+    if extended & 0x30:  # TID/Y/KEYIDX
+        position += 1
+    return position if position <= size else -1
+
+
 def _h264_nal_types(data: bytes) -> list[int]:
     """NAL unit types of an Annex B byte stream (what aiortc's H.264 depayloader produces)."""
     types = []
@@ -416,8 +441,18 @@ class FrameAssembler:
             return b"".join([self._frame_data(p) for p in kept])
 
         frame = EncodedFrame(None, 0, False, now, self.epoch, [p.payload for p in kept], join)
-        if self._mime == "video/vp8" and len(head := self._frame_data(kept[0])) >= 10:
-            frame.keyframe = is_keyframe(self._mime, head)  # the frame tag is in the first packet
+        if self._mime == "video/vp8":
+            # The frame tag is in the first packet, after its payload descriptor.
+            first = kept[0]
+            data = aiortc_internals.packet_data(first)
+            if data is None:
+                payload = first.payload
+                start = vp8_descriptor_length(payload)
+                # A truncated descriptor is no keyframe (the relay forwards what it cannot read as it came).
+                data = payload[start : start + 10] if start >= 0 else b""
+                if start >= 0 and len(data) < 10 and len(kept) > 1:
+                    data = frame.data  # a first packet too short to hold the frame tag and start code
+            frame.keyframe = is_keyframe(self._mime, data)
         else:
             frame.keyframe = is_keyframe(self._mime, frame.data)
         self._release(frame, timestamp)

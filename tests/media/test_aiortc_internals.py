@@ -55,3 +55,13 @@ def test_no_other_module_touches_aiortc_privates() -> None:
             "._data",
         ):
             assert name not in source, f"{module.__name__} uses {name}: keep it in media/aiortc_internals.py"
+
+
+def test_ntp_now_is_aiortcs_ntp_time() -> None:
+    from aiortc import clock
+
+    from media.aiortc_internals import ntp_now
+
+    before, ours, after = clock.current_ntp_time(), ntp_now(), clock.current_ntp_time()
+    slack = 1 << 26  # about 16 ms in NTP's 2^-32 s units
+    assert before - slack <= ours <= after + slack

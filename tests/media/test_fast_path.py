@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 
 import av
 import pytest
@@ -129,16 +130,19 @@ async def test_a_lost_packet_comes_back_by_nack_and_rtx_and_its_frame_is_whole()
         await wait_for(lambda: publisher.connectionState == "connected")
         await wait_for(lambda: subscriber.connectionState == "connected")
         writer = writers[0]
-        link_send = writer._link.send
+        link_send_all = writer._link.send_all
         dropped: list[bytes] = []
 
-        def lossy_send(packet: bytes) -> None:
-            if not dropped and len(frames) == 2 and parse_rtp(packet).marker == 0:
-                dropped.append(packet)  # the network loses the first packet of the third frame
-                return
-            link_send(packet)
+        def lossy_send_all(packets: Sequence[bytes]) -> None:
+            kept = []
+            for packet in packets:
+                if not dropped and len(frames) == 2 and parse_rtp(packet).marker == 0:
+                    dropped.append(packet)  # the network loses the first packet of the third frame
+                    continue
+                kept.append(packet)
+            link_send_all(kept)
 
-        writer._link.send = lossy_send  # type: ignore[method-assign]
+        writer._link.send_all = lossy_send_all  # type: ignore[method-assign]
         writer.write(vp8_payloads(DELTA, 0), 0)  # the receiver joins the stream after this frame's marker
         await wait_for(lambda: assembler.ssrc is not None)
         for index, data in enumerate([KEY, DELTA, DELTA, DELTA]):
@@ -152,6 +156,16 @@ async def test_a_lost_packet_comes_back_by_nack_and_rtx_and_its_frame_is_whole()
         assert frames[2].data == DELTA and is_keyframe("video/VP8", frames[0].data)
         assert nacks.missing() == [] and assembler.frames_lost == 0
         assert writer.packets == sum(len(vp8_payloads(d, 0)) for d in [DELTA, KEY, DELTA, DELTA, DELTA])
+        # Every packet carries the sender's header extensions: its mid, and an abs-send-time of now.
+        now = (aiortc_internals.ntp_now() >> 14) & 0xFFFFFF
+        sent = [entry for entry in writer._history if entry is not None]
+        assert len(sent) == writer.packets
+        for _, data, header_length in sent:
+            packet = RtpPacket.parse(data, writer._extensions)
+            assert packet.extensions.mid == writer._mid is not None
+            assert packet.extensions.abs_send_time is not None
+            assert (now - packet.extensions.abs_send_time) % (1 << 24) < 1 << 18  # within a second
+            assert data[header_length:] == packet.payload
     finally:
         await publisher.close()
         await subscriber.close()

@@ -221,3 +221,27 @@ async def test_keyframe_requests_are_rate_limited_but_never_lost() -> None:
     requester.request()
     await asyncio.sleep(0.01)
     assert len(sent) == 2 and not requester.running
+
+
+def test_vp8_descriptor_length_skips_what_aiortc_skips() -> None:
+    from aiortc.codecs.vpx import VpxPayloadDescriptor, vp8_depayload
+
+    from media.forwarding import vp8_descriptor_length
+
+    for picture_id in (None, 5, 200, 32767):
+        for tl0picidx in (None, 3):
+            for tid in (None, (1, 0)):
+                for keyidx in (None, 4):
+                    descriptor = VpxPayloadDescriptor(
+                        partition_start=1,
+                        partition_id=0,
+                        picture_id=picture_id,
+                        tl0picidx=tl0picidx,
+                        tid=tid,
+                        keyidx=keyidx,
+                    )
+                    payload = bytes(descriptor) + b"\x10\x02\x00\x9d\x01\x2a"
+                    assert payload[vp8_descriptor_length(payload) :] == vp8_depayload(payload)
+    truncated = bytes(VpxPayloadDescriptor(partition_start=1, partition_id=0, picture_id=300, tl0picidx=1))
+    for cut in range(len(truncated)):
+        assert vp8_descriptor_length(truncated[:cut]) == -1
