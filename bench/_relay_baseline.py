@@ -5,7 +5,7 @@ media/worker.py and stops when its standard input closes. Only what the load gen
 ``offer`` (a publisher's sendonly offer is answered and its track kept; a subscriber's recvonly offer is
 answered with ``MediaRelay().subscribe(publisher track)``, aiortc's stock way, which decodes once and
 encodes for each subscriber), ``answer``, ``leave`` and ``close``. ICE is the same explicit loopback set-up
-as Jiayi's (media/ice.py), and so is the event loop (media/event_loop.py): both relays differ only in how
+as Jiayi's (media/ice.py), and both run on asyncio's default event loop: both relays differ only in how
 they relay.
 """
 
@@ -27,7 +27,6 @@ from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.contrib.media import MediaRelay  # noqa: E402
 from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
 
-from media.event_loop import new_event_loop  # noqa: E402
 from media.ice import create_peer_connection, prepare_gathering  # noqa: E402
 from media.worker import TOKEN_ENV  # noqa: E402
 
@@ -124,6 +123,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    # The event loop of a Jiayi media worker (media/worker.py), so that both relays differ only in relaying.
-    with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        runner.run(main())
+    asyncio.run(main())

@@ -14,6 +14,11 @@ Latency: the publisher stamps each frame's RTP timestamp with a small irregular 
 time; the subscriber learns which frame it received first by matching the irregular gaps of its first
 frames, then reads each frame's send time from the log (both peers share this process's clock). Both relays
 keep the publisher's timestamp gaps (Jiayi forwards them, MediaRelay carries them through decode and encode).
+A frame has arrived when the kernel queued its last packet (the marker) on the subscriber's socket: its
+receive timestamp (``SIOCGSTAMP``, read right after that datagram was read) is compared with the send time
+(both ``CLOCK_REALTIME``). So the latency is what the relay and the network stack add, not how long this
+generator, busy sending other streams' frames, took to get round to reading the socket; that later time is
+kept too (``as_read``) and printed beside it. Frames completed by a retransmission use the time read.
 
 Commands arrive on a multiprocessing pipe: ``("add", url, token, count)``, ``("measure", seconds)``,
 ``("clear",)``, ``("stop",)``; each gets one reply.
@@ -22,10 +27,12 @@ Commands arrive on a multiprocessing pipe: ``("add", url, token, count)``, ``("m
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import fractions
 import heapq
 import os
 import random
+import struct
 import sys
 import time
 from multiprocessing.connection import Connection
@@ -56,6 +63,20 @@ VP8 = CodecInfo("video", "video/VP8", 90000)
 TIME_BASE = fractions.Fraction(1, 90000)
 TICKS = os.sysconf("SC_CLK_TCK")
 LOOPBACK = ("127.0.0.1",)
+
+
+#: ioctl: the receive timestamp of the last datagram read from a socket (linux/sockios.h).
+SIOCGSTAMP = 0x8906
+_TIMEVAL = struct.Struct("@ll")
+
+
+def kernel_arrival(fd: int) -> float | None:
+    """When the kernel queued the last datagram read from socket `fd` (``time.time()``'s clock), or None."""
+    try:
+        seconds, microseconds = _TIMEVAL.unpack(fcntl.ioctl(fd, SIOCGSTAMP, bytes(_TIMEVAL.size)))
+    except OSError:
+        return None  # the first call only switches timestamps on
+    return seconds + microseconds / 1e6
 
 
 def cpu_seconds(pid: int) -> float:
@@ -112,7 +133,7 @@ class Replay:
         if self.writer is None:
             return
         pts = self.index * 3000 + jitter(self.index)
-        self._sent[pts] = time.monotonic()
+        self._sent[pts] = time.time()
         try:
             self.writer.write(self._frames[self._position], pts)
         except ConnectionError:
@@ -180,6 +201,8 @@ class Stream:
         self.subscriber = create_peer_connection()
         self.frames = 0
         self.latencies: list[float] = []
+        self.latencies_as_read: list[float] = []
+        self._stamp: float | None = None
         self._received: list[EncodedFrame] = []
         self._offset: int | None = None
         self._signalling = asyncio.Lock()
@@ -241,7 +264,18 @@ class Stream:
     def _on_track(self, track: MediaStreamTrack) -> None:
         # As a browser does: frames are counted from a keyframe on, and a missing one is asked for (PLI).
         receiver = next(t.receiver for t in self.subscriber.getTransceivers() if t.receiver.track is track)
-        assembler = FrameAssembler(VP8, self._on_frame, lambda: self.keyframes.request())
+        assembler = FrameAssembler(VP8, self._on_frame, lambda: self.keyframes.request(), clock=time.time)
+        sockets: list[int] = []
+
+        def add(packet: Any) -> object:
+            # A frame is released on its marker packet: note when the kernel received that datagram.
+            self._stamp = None
+            if packet.marker:
+                if not sockets and (sock := aiortc_internals.media_socket(receiver.transport)) is not None:
+                    sockets.append(sock.fileno())
+                if sockets:
+                    self._stamp = kernel_arrival(sockets[0])
+            return assembler.add(packet)
 
         async def send_pli() -> None:
             if assembler.ssrc is not None:
@@ -249,10 +283,13 @@ class Stream:
 
         self.keyframes = KeyframeRequester(send_pli, interval_s=0.5)
         # Packets are parsed and counted in the socket's callback; nothing is depayloaded but a frame's head.
-        aiortc_internals.relay_receiver(receiver, assembler.add, NackTracker())
+        aiortc_internals.relay_receiver(receiver, add, NackTracker())
 
     def _on_frame(self, frame: EncodedFrame) -> None:
         self.frames += 1
+        read = frame.arrival
+        if self._stamp is not None:
+            frame.arrival = self._stamp
         if self._offset is None:
             self._received.append(frame)
             if len(self._received) >= 6:
@@ -261,6 +298,7 @@ class Stream:
         sent = self.sent.get(frame.timestamp + self._offset)
         if sent is not None:
             self.latencies.append(frame.arrival - sent)
+            self.latencies_as_read.append(read - sent)
 
     def _match(self) -> None:
         first = self._received[0].timestamp
@@ -329,6 +367,7 @@ class Generator:
         for stream in self.streams:
             stream.frames = 0
             stream.latencies = []
+            stream.latencies_as_read = []
         sent_before = [s.replay.index for s in self.streams]
         cpu_before, start = cpu_seconds(os.getpid()), time.monotonic()
         lags: list[float] = []
@@ -344,6 +383,7 @@ class Generator:
                 (s.replay.index - b) / elapsed for s, b in zip(self.streams, sent_before, strict=True)
             ],
             "latencies_ms": [round(v * 1000, 3) for s in self.streams for v in s.latencies],
+            "latencies_as_read_ms": [round(v * 1000, 3) for s in self.streams for v in s.latencies_as_read],
             "cpu": (cpu_seconds(os.getpid()) - cpu_before) / elapsed,
             "server": await self._server_stats(),
             "loop_lag_max_ms": round(max(lags, default=0) * 1000, 1),

@@ -683,6 +683,17 @@ _DRAIN_DATAGRAMS = 16
 _MAX_DATAGRAM = 65536
 
 
+def media_socket(dtls: RTCDtlsTransport) -> Any:
+    """The datagram socket a connected transport's media arrives on (its nominated ICE pair's), or None.
+
+    asyncio's `TransportSocket` (it has ``fileno()``), for reading kernel receive timestamps (benchmarks).
+    """
+    pair = dtls.transport._connection._nominated.get(1)
+    if pair is None:
+        return None
+    return pair.protocol.transport.get_extra_info("socket")
+
+
 def rtp_link(dtls: RTCDtlsTransport) -> RtpLink:
     """The `RtpLink` of a DTLS transport (one per transport)."""
     link: RtpLink | None = getattr(dtls, "_jiayi_rtp_link", None)

@@ -46,7 +46,6 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from media.errors import InvalidRequest, MediaError, UnknownParticipant
-from media.event_loop import new_event_loop
 from media.recorder import RecordingKey
 from media.room import MediaRoom
 from media.settings import MediaSettings
@@ -418,9 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     if not token:
         parser.error(f"{TOKEN_ENV} must hold the hub's shared secret")
     settings = MediaSettings.from_json(args.settings)
-    # Timers far ahead are coalesced (media/event_loop.py): fewer wake-ups of an idle or lightly loaded worker.
-    with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        runner.run(serve(settings, args.host, args.port, token))
+    asyncio.run(serve(settings, args.host, args.port, token))
     return 0
 
 

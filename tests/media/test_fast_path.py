@@ -156,6 +156,9 @@ async def test_a_lost_packet_comes_back_by_nack_and_rtx_and_its_frame_is_whole()
         assert frames[2].data == DELTA and is_keyframe("video/VP8", frames[0].data)
         assert nacks.missing() == [] and assembler.frames_lost == 0
         assert writer.packets == sum(len(vp8_payloads(d, 0)) for d in [DELTA, KEY, DELTA, DELTA, DELTA])
+        # The subscriber's media socket can be found (the relay bench reads its receive timestamps).
+        socket = aiortc_internals.media_socket(subscriber.getTransceivers()[0].receiver.transport)
+        assert socket is not None and socket.fileno() >= 0
         # Every packet carries the sender's header extensions: its mid, and an abs-send-time of now.
         now = (aiortc_internals.ntp_now() >> 14) & 0xFFFFFF
         sent = [entry for entry in writer._history if entry is not None]
