@@ -379,7 +379,9 @@ class FrameAssembler:
             elif len(self._packets) > self._capacity:
                 self._packets.clear()
             return _NOTHING
-        self._drain(now)
+        if self._markers or len(self._packets) > self._capacity:
+            # (With no frame's last packet in, no frame can be complete: nothing to look at.)
+            self._drain(now)
         return _NOTHING
 
     def _drain(self, now: float) -> None:
