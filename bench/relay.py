@@ -20,21 +20,26 @@ extrapolates one worker core's capacity from Jiayi's CPU per stream (labelled as
 
 ``ratio`` compares both relays at the same load (``--compare-streams``, about all `MediaRelay` holds); at so
 few streams Jiayi's cost per stream is dominated by waking up per packet burst, so ``ratio_at_max`` (Jiayi
-per stream at its largest load held) is printed too.
+per stream at its largest load held) is printed too. Measured on the 2-core VM here: a process woken after
+8 ms asleep spends about 36 us on an empty wake-up and about 130 us more on the same work than when it
+runs warm (caches cold; 33 ms asleep: 72 and 190 us); at 4 streams the worker wakes about 140 times a
+second (once per frame, plus RTCP), so some 0.004-0.005 CPU-s per stream-second goes to waking up alone,
+whatever is done per packet. At 150 streams the frames share wake-ups and per-packet work is what counts.
 
-Placement (the same for both relays). When the relays and generators fit one core each, each process is
-pinned to its own core: Jiayi's worker and, later, the baseline on the first core, the generator on the
-next (``--no-pin`` leaves placement to the scheduler). Unpinned, the scheduler pulls the generator onto the
-relay's core whenever a datagram wakes it (a synchronous wake-up), the two preempt each other per packet
-(about 300 involuntary context switches a second at 4 streams), and the relay's CPU then includes that
-ping-pong, which real clients on the network would not cause. CPU is counted the same way either way, and
-both relays run on asyncio's default event loop.
+Placement. By default the scheduler places the processes. With ``--pin`` (the same for both relays), when
+the relays and generators fit one core each, each process is kept on its own core: Jiayi's worker and,
+later, the baseline on the first, the generator on the next. Unpinned, the scheduler often pulls the
+generator onto the relay's core when a datagram wakes it, and the two preempt each other (about 300
+involuntary context switches a second in the worker at 4 streams; pinned, about 2); measured, that made
+no difference to the relay's CPU beyond the run-to-run noise (4 streams: 0.0108-0.0137 CPU-s per
+stream-second pinned, 0.0100-0.0133 unpinned), so it is not the default. CPU is counted the same way
+either way, and both relays run on asyncio's default event loop.
 
 The last line is JSON with ``jiayi_cpu_s_per_stream_s``, ``mediarelay_cpu_s_per_stream_s``, ``ratio``,
 ``jiayi_max_streams``, ``jiayi_latency_p95_ms`` and more.
 
     .venv/bin/python bench/relay.py [--quick] [--workers 1] [--generators 1] [--compare-streams 4]
-        [--steps 50,100,150,175,200] [--settle 4] [--measure 6] [--no-pin]
+        [--steps 50,100,150,175,200] [--settle 4] [--measure 6] [--pin]
 """
 
 from __future__ import annotations
@@ -268,9 +273,9 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=4.0)
     parser.add_argument("--measure", type=float, default=6.0)
     parser.add_argument(
-        "--no-pin",
+        "--pin",
         action="store_true",
-        help="leave the relays and generators wherever the scheduler puts them (see the module docstring)",
+        help="keep each relay and generator process on a core of its own (see the module docstring)",
     )
     args = parser.parse_args()
     if args.quick:
@@ -290,7 +295,7 @@ def main() -> None:
     pids = pool.worker_pids
     url = pool.endpoints()[0][1]
     cores = sorted(os.sched_getaffinity(0))
-    pinned = not args.no_pin and args.workers + args.generators <= len(cores)
+    pinned = args.pin and args.workers + args.generators <= len(cores)
     if pinned:
         # Relays on the first cores, generators on the next ones; the baseline later on the first worker's.
         for index, pid in enumerate(pids):
@@ -384,6 +389,10 @@ def main() -> None:
             "jiayi_latency_p50_ms": best["latency_p50_ms"],
             "jiayi_latency_p95_ms": best["latency_p95_ms"],
             "jiayi_latency_as_read_p95_ms": best["latency_as_read_p95_ms"],
+            # The same at the target load (``streams_per_worker``), when the ramp has that step and held it.
+            "jiayi_latency_p95_ms_at_target_streams": next(
+                (r["latency_p95_ms"] for r in held if r["streams"] == TARGET["streams_per_worker"]), None
+            ),
             "mediarelay_latency_p50_ms": stock["latency_p50_ms"],
             "mediarelay_latency_p95_ms": stock["latency_p95_ms"],
             "jiayi_max_streams": best["streams"] if held else 0,
