@@ -178,7 +178,10 @@ class Hub:
     async def event_slot(self) -> AsyncIterator[None]:
         """A place among the events running now, or `HubBusy` after waiting `busy_wait_s`."""
         try:
-            await asyncio.wait_for(self._in_flight.acquire(), self.busy_wait_s)
+            if self._in_flight.locked():  # only a full hub pays for wait_for's task and timer
+                await asyncio.wait_for(self._in_flight.acquire(), self.busy_wait_s)
+            else:
+                await self._in_flight.acquire()
         except TimeoutError as err:
             raise HubBusy(
                 f"the server is busy; retry in a few seconds (waited {self.busy_wait_s:g} s)"
