@@ -82,8 +82,25 @@ async def _state(ctx: RequestContext, resident_id: int) -> schemas.StandingConse
     )
 
 
-def _apply_live(ctx: RequestContext, resident_id: int, consult_ids: list[int]) -> None:
+async def _locked_current(
+    ctx: RequestContext, resident_id: int
+) -> tuple[int | None, int | None, StandingConsent | None]:
+    """For a change by the resident's side: on whose behalf (None: the resident themselves), the
+    contract in force (locked until commit, so two changes at once take turns) and the consent in
+    force on it."""
+    on_behalf = may_give_standing_consent(ctx.me, resident_id)
+    if await residents.get(ctx.session, resident_id) is None:
+        raise NotFound(f"no resident {resident_id}")
+    contract_id = await standing_consents.contract_in_force(ctx.session, resident_id, ctx.today)
+    if contract_id is not None:
+        await standing_consents.lock_contract(ctx.session, contract_id)
+    current = await standing_consents.current(ctx.session, resident_id, contract_id, ctx.now)
+    return on_behalf, contract_id, current
+
+
+async def _apply_live(ctx: RequestContext, resident_id: int) -> None:
     """Once committed, let the resident's live recordings follow the change (pause on a withdrawal)."""
+    consult_ids = await recordings.active_consult_ids(ctx.session, resident_id)
     hub = ctx.app[keys.HUB]
 
     async def apply() -> None:
@@ -136,13 +153,7 @@ async def give_standing_consent(ctx: RequestContext) -> schemas.StandingConsentO
     at a time (409 `standing_consent_exists`)."""
     body: schemas.StandingConsentIn = ctx.body
     resident_id = ctx.path_int("resident_id")
-    on_behalf = may_give_standing_consent(ctx.me, resident_id)
-    if await residents.get(ctx.session, resident_id) is None:
-        raise NotFound(f"no resident {resident_id}")
-    contract_id = await standing_consents.contract_in_force(ctx.session, resident_id, ctx.today)
-    if contract_id is not None:
-        await standing_consents.lock_contract(ctx.session, contract_id)
-    current = await standing_consents.current(ctx.session, resident_id, contract_id, ctx.now)
+    on_behalf, contract_id, current = await _locked_current(ctx, resident_id)
     check_can_give(current, contract_id, body.text_version)
     assert contract_id is not None  # check_can_give refused otherwise
     given = await standing_consents.give(
@@ -160,7 +171,7 @@ async def give_standing_consent(ctx: RequestContext) -> schemas.StandingConsentO
         resident_id=resident_id,
         detail={"contract_id": contract_id, "text_version": given.text_version, "on_behalf_of": on_behalf},
     )
-    _apply_live(ctx, resident_id, await recordings.active_consult_ids(ctx.session, resident_id))
+    await _apply_live(ctx, resident_id)
     return await _state(ctx, resident_id)
 
 
@@ -176,13 +187,7 @@ async def withdraw_standing_consent(ctx: RequestContext) -> schemas.StandingCons
     """The resident, or a family member with the consent scope. From now on every follow-up asks
     again; a follow-up being recorded right now pauses until the resident answers in the call."""
     resident_id = ctx.path_int("resident_id")
-    on_behalf = may_give_standing_consent(ctx.me, resident_id)
-    if await residents.get(ctx.session, resident_id) is None:
-        raise NotFound(f"no resident {resident_id}")
-    contract_id = await standing_consents.contract_in_force(ctx.session, resident_id, ctx.today)
-    if contract_id is not None:
-        await standing_consents.lock_contract(ctx.session, contract_id)
-    current = await standing_consents.current(ctx.session, resident_id, contract_id, ctx.now)
+    on_behalf, _, current = await _locked_current(ctx, resident_id)
     if current is None:
         raise Conflict("no standing consent is in force to withdraw", code="no_standing_consent")
     withdrawn = await standing_consents.withdraw(
@@ -196,5 +201,5 @@ async def withdraw_standing_consent(ctx: RequestContext) -> schemas.StandingCons
         resident_id=resident_id,
         detail={"contract_id": current.contract_id, "on_behalf_of": on_behalf},
     )
-    _apply_live(ctx, resident_id, await recordings.active_consult_ids(ctx.session, resident_id))
+    await _apply_live(ctx, resident_id)
     return await _state(ctx, resident_id)
