@@ -275,10 +275,7 @@ def standing_answer(
         return None
     if any(a.user_id == resident_user_id and not a.from_standing for a in consult_answers):
         return None  # they answered in the call: that answer counts, not the standing consent
-    latest: ConsentRecord | None = None
-    for record in answers:  # oldest first; of two at the same instant the later one counts
-        if record.user_id == resident_user_id and (latest is None or record.decided_at >= latest.decided_at):
-            latest = record
+    latest = latest_answers(answers).get(resident_user_id)
     if latest is None:
         if standing is None or not standing.in_force(contract_id, now):
             return None
@@ -325,22 +322,24 @@ def standing_mark(answer: ConsentRecord) -> TimelineEntry:
 
 def standing_users(answers: Iterable[ConsentRecord]) -> tuple[int, ...]:
     """Who counts as consenting by their standing consent (their latest answer came from it)."""
-    latest: dict[int, ConsentRecord] = {}
-    for record in answers:
-        held = latest.get(record.user_id)
-        if held is None or record.decided_at >= held.decided_at:
-            latest[record.user_id] = record
+    latest = latest_answers(answers)
     return tuple(sorted(u for u, r in latest.items() if r.from_standing and r.decision is Decision.GRANTED))
 
 
-def latest_decisions(records: Iterable[ConsentRecord]) -> dict[int, Decision]:
-    """Each user's last answer in the consult (a later answer replaces an earlier one)."""
+def latest_answers(records: Iterable[ConsentRecord]) -> dict[int, ConsentRecord]:
+    """Each user's last answer (a later answer replaces an earlier one; of two at the same instant,
+    the one listed later counts)."""
     latest: dict[int, ConsentRecord] = {}
     for record in records:
         held = latest.get(record.user_id)
         if held is None or record.decided_at >= held.decided_at:
             latest[record.user_id] = record
-    return {uid: r.decision for uid, r in latest.items()}
+    return latest
+
+
+def latest_decisions(records: Iterable[ConsentRecord]) -> dict[int, Decision]:
+    """Each user's last decision in the consult."""
+    return {uid: r.decision for uid, r in latest_answers(records).items()}
 
 
 def not_consented(
