@@ -16,14 +16,11 @@ import itertools
 import math
 import struct
 import time
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
 import av
 import pytest
-from aiohttp.test_utils import TestServer
 from aiortc import RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from sqlalchemy import select
@@ -31,16 +28,12 @@ from sqlalchemy import select
 from consult.recording import CONSENT_TEXT_VERSION
 from media.ice import prepare_gathering
 from media.playback import join_segments
-from media.settings import MediaSettings
-from signaling.media_events import EVENTS
 from storage.models import RecordingRow, RecordingSegmentRow, RecordingTrackRow
-from tests.conftest import NOW
 from tests.media.peers import LOOPBACK, ClientPeer, eventually
-from tests.signaling.conftest import GRACE_S, Client, Clock, Live, ack_ok
+from tests.signaling.conftest import Client, Live, ack_ok
+from tests.signaling.media_node import media_live, media_peer
 from tests.signaling.test_rooms import _in_room
 from web import keys
-from web.app import create_app
-from web.settings import Settings
 
 #: When the markers are, in seconds from the marker clock's start: uneven gaps (0.9-1.5 s).
 MARKERS = tuple(round(1.0 + sum((0.9, 1.3, 1.1, 1.5, 1.0, 1.2, 1.4, 0.9, 1.3)[:k]), 3) for k in range(10))
@@ -151,41 +144,8 @@ def backend() -> str:
     return "sqlite"
 
 
-@pytest.fixture
-async def live(settings: Settings, aiohttp_server: Any) -> AsyncIterator[Live]:
-    """A node with one media worker cutting 1-second segments (so the sync is checked across cuts)."""
-    clock = Clock(NOW)
-    clock.set_local(10)
-    media = MediaSettings(host_addresses=("127.0.0.1",), workers=1, segment_s=1.0)
-    app = create_app(replace(settings, grace_period_s=GRACE_S, media=media), clock=clock)
-    server: TestServer = await aiohttp_server(app)
-    node = Live(str(server.make_url("")).rstrip("/"), clock, app)
-    yield node
-    for client in node.clients:
-        if client.sio.connected:
-            await client.sio.disconnect()
-
-
-async def _media(client: Client, consult_id: int, marker: bool = False, colour: str = "red") -> ClientPeer:
-    """Join the consult's media as `client`: a coloured camera and a tone, or (`marker`) the markers."""
-    joined = ack_ok(await client.call("/consult", "media_join", {"consult_id": consult_id}))
-
-    async def send_offer(sdp: str) -> str:
-        ack = ack_ok(await client.call("/consult", "media_offer", {"consult_id": consult_id, "sdp": sdp}))
-        return str(ack["sdp"])
-
-    async def send_answer(sdp: str) -> None:
-        ack_ok(await client.call("/consult", "media_answer", {"consult_id": consult_id, "sdp": sdp}))
-
-    peer = (
-        MarkerPeer(joined["participant_id"], send_offer, send_answer, colour=None, audio=False)
-        if marker
-        else ClientPeer(joined["participant_id"], send_offer, send_answer, colour=colour)
-    )
-    for name, event in EVENTS.items():
-        client.sio.on(event, lambda data, name=name: peer.on_event(name, data), namespace="/consult")
-    await peer.connect()
-    return peer
+#: A node with one media worker cutting 1-second segments (so the sync is checked across cuts).
+live = media_live
 
 
 def flash_onsets(data: bytes) -> list[float]:
@@ -253,8 +213,8 @@ async def _latest(client: Client, status: str) -> Any:
 
 async def test_someone_who_joins_mid_recording_is_recorded_with_audio_and_video_in_sync(live: Live) -> None:
     consult_id, doctor, resident = await _in_room(live)
-    doctor_peer = await _media(doctor, consult_id, colour="blue")
-    resident_peer = await _media(resident, consult_id, colour="red")
+    doctor_peer = await media_peer(doctor, consult_id, "blue")
+    resident_peer = await media_peer(resident, consult_id, "red")
     peers: list[ClientPeer] = [doctor_peer, resident_peer]
     try:
         await eventually(
@@ -271,7 +231,7 @@ async def test_someone_who_joins_mid_recording_is_recorded_with_audio_and_video_
         await _latest(doctor, "paused")
         await _consent(nurse, consult_id)
         await _latest(doctor, "running")
-        nurse_peer = await _media(nurse, consult_id, marker=True)
+        nurse_peer = await media_peer(nurse, consult_id, None, audio=False, peer_class=MarkerPeer)
         peers.append(nurse_peer)
         await eventually(
             lambda: doctor_peer.got(nurse_peer.participant_id).video_frames > 5,

@@ -10,26 +10,19 @@ import asyncio
 import io
 import os
 import signal
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import av
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from media.settings import MediaSettings
-from signaling.media_events import EVENTS
 from storage.models import RecordingRow, RecordingSegmentRow, RecordingTrackRow
-from tests.conftest import NOW
-from tests.media.peers import ClientPeer, eventually
-from tests.signaling.conftest import GRACE_S, Client, Clock, Live, ack_error, ack_ok
+from tests.media.peers import eventually
+from tests.signaling.conftest import Client, Live, ack_error, ack_ok
+from tests.signaling.media_node import media_live, media_peer
 from tests.signaling.test_rooms import _in_room
 from tests.web.helpers import audit_rows
 from web import keys
-from web.app import create_app
-from web.settings import Settings
 
 
 @pytest.fixture
@@ -38,55 +31,8 @@ def backend() -> str:
     return "sqlite"
 
 
-@pytest.fixture
-async def live(settings: Settings, aiohttp_server: Any) -> AsyncIterator[Live]:
-    clock = Clock(NOW)
-    clock.set_local(10)
-    media = MediaSettings(host_addresses=("127.0.0.1",), workers=1, segment_s=1.0)
-    app = create_app(replace(settings, grace_period_s=GRACE_S, media=media), clock=clock)
-    server: TestServer = await aiohttp_server(app)
-    node = Live(str(server.make_url("")).rstrip("/"), clock, app)
-    yield node
-    for client in node.clients:
-        if client.sio.connected:
-            await client.sio.disconnect()
-
-
-async def media_peer(
-    client: Client, consult_id: int, colour: str | None, *, audio: bool = True
-) -> ClientPeer:
-    """Join the consult's media as a page does (listening before it joins) and publish a camera of
-    `colour` and a microphone; with neither (`colour=None, audio=False`) it only receives."""
-    early: list[tuple[str, Any]] = []
-    joined_peer: list[ClientPeer] = []
-
-    def deliver(name: str, data: Any) -> None:
-        if joined_peer:
-            joined_peer[0].on_event(name, data)
-        else:
-            early.append((name, data))
-
-    for name, event in EVENTS.items():
-        client.sio.on(event, lambda data, name=name: deliver(name, data), namespace="/consult")
-    joined = ack_ok(await client.call("/consult", "media_join", {"consult_id": consult_id}))
-    assert joined["ice_servers"] == []  # no STUN/TURN configured: nothing, never a public default
-
-    async def send_offer(sdp: str) -> str:
-        ack = ack_ok(await client.call("/consult", "media_offer", {"consult_id": consult_id, "sdp": sdp}))
-        return str(ack["sdp"])
-
-    async def send_answer(sdp: str) -> None:
-        ack_ok(await client.call("/consult", "media_answer", {"consult_id": consult_id, "sdp": sdp}))
-
-    peer = ClientPeer(joined["participant_id"], send_offer, send_answer, colour=colour, audio=audio)
-    joined_peer.append(peer)
-    for name, data in early:
-        peer.on_event(name, data)
-    if colour is None and not audio:
-        peer.pc.addTransceiver("audio", direction="recvonly")
-        peer.pc.addTransceiver("video", direction="recvonly")
-    await peer.connect()
-    return peer
+#: Every test here runs on a node with one media worker.
+live = media_live
 
 
 async def test_resident_and_doctor_see_each_other_through_the_relay(live: Live) -> None:

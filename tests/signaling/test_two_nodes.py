@@ -17,7 +17,7 @@ import redis
 
 from tests.media.peers import eventually
 from tests.signaling.conftest import Live, ack_ok
-from tests.signaling.test_media import media_peer
+from tests.signaling.media_node import media_peer
 
 pytestmark = [pytest.mark.redis, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
 
