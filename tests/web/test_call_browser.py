@@ -44,6 +44,13 @@ async def _api_token(http: aiohttp.ClientSession, username: str) -> dict[str, st
     return {"Authorization": f"Bearer {(await login.json())['access_token']}"}
 
 
+async def _new_consult(http: aiohttp.ClientSession, auth: dict[str, str], **body: Any) -> int:
+    """A consult made by the doctor through the API; its id."""
+    created = await http.post("/api/consults", json={"mode": "video", **body}, headers=auth)
+    assert created.status == 201, await created.text()
+    return int((await created.json())["id"])
+
+
 async def _inbound(page: Page) -> dict[str, dict[str, Any]]:
     """What the page receives, by the sender's role: getStats inbound-rtp, summed per participant."""
     got = await page.evaluate("async () => window.jiayiCall ? await window.jiayiCall.inbound() : {}")
@@ -103,19 +110,14 @@ async def test_follow_up_call_documented_during_the_call(media_base_url: str, me
         record = await (await http.get("/api/residents/2", headers=auth)).json()  # 刘德明
         condition = next(c for c in record["conditions"] if c["diagnosed_offline"])
         task = record["due_tasks"][0]
-        created = await http.post(
-            "/api/consults",
-            json={
-                "resident_id": 2,
-                "kind": "follow_up",
-                "mode": "video",
-                "condition_id": condition["id"],
-                "followup_task_id": task["id"],
-            },
-            headers=auth,
+        consult_id = await _new_consult(
+            http,
+            auth,
+            resident_id=2,
+            kind="follow_up",
+            condition_id=condition["id"],
+            followup_task_id=task["id"],
         )
-        assert created.status == 201, await created.text()
-        consult_id = (await created.json())["id"]
 
         # The resident opens the consult on their phone and waits; the doctor admits them.
         resident = await login_page(media_browser, base_url, "resident", PHONE)
@@ -213,13 +215,9 @@ async def test_referral_consult_with_three_and_a_leaver(media_base_url: str, med
         auth = await _api_token(http, "doctor")
         record = await (await http.get("/api/residents/1", headers=auth)).json()  # 赵秀兰
         referral = record["referrals"][0]
-        created = await http.post(
-            "/api/consults",
-            json={"resident_id": 1, "kind": "referral", "mode": "video", "referral_id": referral["id"]},
-            headers=auth,
+        consult_id = await _new_consult(
+            http, auth, resident_id=1, kind="referral", referral_id=referral["id"]
         )
-        assert created.status == 201, await created.text()
-        consult_id = (await created.json())["id"]
 
     # 赵秀兰's son checks in for her from his phone; the family doctor admits him.
     proxy = await login_page(media_browser, base_url, "proxy", PHONE)
@@ -273,11 +271,7 @@ async def test_a_resident_who_denies_camera_and_microphone_still_sees_and_hears_
     base_url = media_base_url
     async with aiohttp.ClientSession(base_url) as http:
         auth = await _api_token(http, "doctor")
-        created = await http.post(
-            "/api/consults", json={"resident_id": 2, "kind": "advice", "mode": "video"}, headers=auth
-        )
-        assert created.status == 201, await created.text()
-        consult_id = (await created.json())["id"]
+        consult_id = await _new_consult(http, auth, resident_id=2, kind="advice")
 
     resident = await login_page(denying_browser, base_url, "resident", PHONE)
     await resident.goto(f"{base_url}/consults/{consult_id}")
