@@ -4,13 +4,13 @@ deleted), a history kept; the consult answers taken from one name it."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from consult.recording import STANDING_TEXT_VERSION, ConsentRecord, Decision
+from consult.recording import STANDING_TEXT_VERSION, ConsentRecord, Decision, StandingConsent
 from storage import recordings, standing_consents
 from storage.db import create_engine, create_sessionmaker
 from storage.models import ConsultRow, ContractRow, StandingConsentRow, UserRow
@@ -24,30 +24,37 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     await engine.dispose()
 
 
-async def _liu(session: AsyncSession) -> tuple[int, int]:
-    """刘德明's resident id and user id (the demo resident account)."""
+async def _liu(session: AsyncSession) -> tuple[int, int, int]:
+    """刘德明's resident id, user id (the demo resident account) and contract in force."""
     user = await session.scalar(select(UserRow).where(UserRow.username == "resident"))
     assert user is not None and user.resident_id is not None
-    return user.resident_id, user.id
+    contract_id = await standing_consents.contract_in_force(session, user.resident_id, TODAY)
+    assert contract_id is not None
+    return user.resident_id, user.id, contract_id
+
+
+async def _give(
+    session: AsyncSession, resident_id: int, contract_id: int, user_id: int, at: datetime = NOW
+) -> StandingConsent:
+    """The resident gives standing consent on the contract, shown the current text."""
+    return await standing_consents.give(
+        session,
+        resident_id=resident_id,
+        contract_id=contract_id,
+        by_user_id=user_id,
+        text_version=STANDING_TEXT_VERSION,
+        now=at,
+    )
 
 
 async def test_give_withdraw_and_give_again_keeps_the_history(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session, session.begin():
-        resident_id, user_id = await _liu(session)
-        contract_id = await standing_consents.contract_in_force(session, resident_id, TODAY)
-        assert contract_id is not None
+        resident_id, user_id, contract_id = await _liu(session)
         assert await standing_consents.current(session, resident_id, contract_id, NOW) is None  # demo: none
         assert await standing_consents.resident_user_id(session, resident_id) == user_id
-        given = await standing_consents.give(
-            session,
-            resident_id=resident_id,
-            contract_id=contract_id,
-            by_user_id=user_id,
-            text_version=STANDING_TEXT_VERSION,
-            now=NOW,
-        )
+        given = await _give(session, resident_id, contract_id, user_id)
     later = NOW + timedelta(days=3)
     async with sessions() as session, session.begin():
         held = await standing_consents.current(session, resident_id, contract_id, NOW + timedelta(hours=1))
@@ -59,14 +66,7 @@ async def test_give_withdraw_and_give_again_keeps_the_history(
         # What was in force when stays answerable: before the withdrawal it counted, after it does not.
         assert await standing_consents.current(session, resident_id, contract_id, later - timedelta(hours=1))
         assert await standing_consents.current(session, resident_id, contract_id, later) is None
-        again = await standing_consents.give(
-            session,
-            resident_id=resident_id,
-            contract_id=contract_id,
-            by_user_id=user_id,
-            text_version=STANDING_TEXT_VERSION,
-            now=later + timedelta(days=1),
-        )
+        again = await _give(session, resident_id, contract_id, user_id, later + timedelta(days=1))
     async with sessions() as session:
         history = await standing_consents.history(session, resident_id)
         assert [c.id for c in history] == [again.id, given.id]
@@ -82,17 +82,8 @@ async def test_it_is_given_only_on_the_contract_in_force_and_lapses_with_it(
         pending = await session.scalar(select(ContractRow.resident_id).where(ContractRow.status == "pending"))
         assert pending is not None
         assert await standing_consents.contract_in_force(session, pending, TODAY) is None
-        resident_id, user_id = await _liu(session)
-        contract_id = await standing_consents.contract_in_force(session, resident_id, TODAY)
-        assert contract_id is not None
-        await standing_consents.give(
-            session,
-            resident_id=resident_id,
-            contract_id=contract_id,
-            by_user_id=user_id,
-            text_version=STANDING_TEXT_VERSION,
-            now=NOW,
-        )
+        resident_id, user_id, contract_id = await _liu(session)
+        await _give(session, resident_id, contract_id, user_id)
         row = await session.get(ContractRow, contract_id)
         assert row is not None
         row.status = "cancelled"
@@ -105,17 +96,8 @@ async def test_a_consult_answer_taken_from_a_standing_consent_names_it(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessions() as session, session.begin():
-        resident_id, user_id = await _liu(session)
-        contract_id = await standing_consents.contract_in_force(session, resident_id, TODAY)
-        assert contract_id is not None
-        given = await standing_consents.give(
-            session,
-            resident_id=resident_id,
-            contract_id=contract_id,
-            by_user_id=user_id,
-            text_version=STANDING_TEXT_VERSION,
-            now=NOW,
-        )
+        resident_id, user_id, contract_id = await _liu(session)
+        given = await _give(session, resident_id, contract_id, user_id)
         consult_id = await session.scalar(select(ConsultRow.id).order_by(ConsultRow.id).limit(1))
         assert consult_id is not None
         answer = ConsentRecord(
