@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from tests.media.peers import eventually
-from tests.signaling.conftest import Live, ack_ok
+from tests.signaling.conftest import Client, Live, ack_ok
 from tests.signaling.media_node import media_peer
 
 pytestmark = [pytest.mark.redis, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
@@ -119,6 +119,19 @@ async def _advice_consult(node: Live, token: str) -> int:
             return int((await resp.json())["id"])
 
 
+async def _in_room_across(a: Live, b: Live) -> tuple[int, Client, Client]:
+    """A consult in progress with the doctor connected to `b` and the resident to `a`, both in the room."""
+    token = await b.token("doctor")
+    consult_id = await _advice_consult(b, token)
+    doctor = await b.connect("doctor", token)
+    resident = await a.connect("resident")
+    ack_ok(await resident.call("/consult", "check_in", {"consult_id": consult_id}))
+    ack_ok(await doctor.call("/consult", "admit", {"consult_id": consult_id}))
+    ack_ok(await doctor.call("/consult", "join", {"consult_id": consult_id}))
+    ack_ok(await resident.call("/consult", "join", {"consult_id": consult_id}))
+    return consult_id, doctor, resident
+
+
 async def test_resident_on_a_chats_with_doctor_on_b(two: tuple[Live, Live]) -> None:
     a, b = two
     resident = await a.connect("resident")
@@ -188,19 +201,7 @@ async def test_a_nurse_who_joins_on_a_chats_at_once_on_b(two: tuple[Live, Live])
 
 async def test_a_resident_on_a_and_a_doctor_on_b_see_each_other(two: tuple[Live, Live]) -> None:
     """The consult's media lives on one node; the other routes its participant's signalling there."""
-    a, b = two
-    token = await b.token("doctor")
-    status, body = await b.http(
-        "POST", "/api/consults", token, json={"resident_id": 2, "kind": "advice", "mode": "video"}
-    )
-    assert status == 201, body
-    consult_id = body["id"]
-    doctor = await b.connect("doctor", token)
-    resident = await a.connect("resident")
-    ack_ok(await resident.call("/consult", "check_in", {"consult_id": consult_id}))
-    ack_ok(await doctor.call("/consult", "admit", {"consult_id": consult_id}))
-    ack_ok(await doctor.call("/consult", "join", {"consult_id": consult_id}))
-    ack_ok(await resident.call("/consult", "join", {"consult_id": consult_id}))
+    consult_id, doctor, resident = await _in_room_across(*two)
     doctor_peer = await media_peer(doctor, consult_id, "blue")
     resident_peer = await media_peer(resident, consult_id, "red")
     try:
@@ -221,15 +222,8 @@ async def test_a_resident_on_a_and_a_doctor_on_b_see_each_other(two: tuple[Live,
 async def test_a_resident_on_a_removed_by_the_doctor_on_b_hears_no_more_of_the_room(
     two: tuple[Live, Live],
 ) -> None:
-    a, b = two
-    token = await b.token("doctor")
-    consult_id = await _advice_consult(b, token)
-    doctor = await b.connect("doctor", token)
-    resident = await a.connect("resident")
-    ack_ok(await resident.call("/consult", "check_in", {"consult_id": consult_id}))
-    ack_ok(await doctor.call("/consult", "admit", {"consult_id": consult_id}))
-    ack_ok(await doctor.call("/consult", "join", {"consult_id": consult_id}))
-    ack_ok(await resident.call("/consult", "join", {"consult_id": consult_id}))
+    a, _ = two
+    consult_id, doctor, resident = await _in_room_across(*two)
     me = await resident.wait_for("presence", lambda r: len(r["members"]) == 2)
     resident_id = next(m["user_id"] for m in me["members"] if m["role"] == "resident")
     ack_ok(
