@@ -21,7 +21,7 @@ import socketio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from consult.access import Actor
-from consult.messaging import Conversation
+from consult.messaging import Conversation, Message
 from consult.retention import RetentionPolicy
 from consult.waiting_room import GRACE_PERIOD, Presence, QueueEntry, queue_order
 from media.turn import IceSettings
@@ -37,9 +37,9 @@ from signaling.namespace import HubBusy
 from signaling.presenters import queue_json
 from signaling.state import MemoryState, RedisState, RoomState
 from signaling.writer import MessageWriter
-from storage import audit, consults
+from storage import audit, consults, messages
 from storage.blobstore import BlobStore
-from storage.db import create_engine, create_sessionmaker
+from storage.db import SqliteWriteThread, create_engine, create_sessionmaker
 from storage.people import load_actor
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class Hub:
         event_rate: float = 10.0,
         event_burst: float = 30.0,
         metrics: HubMetrics | None = None,
-        cache_ttl_s: float = 60.0,
+        cache_ttl_s: float = 300.0,
         max_in_flight: int = 16,
         busy_wait_s: float = 5.0,
         ice: IceSettings | None = None,
@@ -85,6 +85,7 @@ class Hub:
             logger=False,
             engineio_logger=False,
             json=wire_json,
+            serializer=wire_json.JsonPacket,
         )
         self.verify_token = verify_token
         self.clock = clock
@@ -133,7 +134,8 @@ class Hub:
         #: The STUN/TURN servers clients are told about.
         self.ice = ice or IceSettings()
         #: Stores chat messages with group commit (see signaling/writer.py).
-        self.writer = MessageWriter(self.side_transaction)
+        self.writer = MessageWriter(self._store_messages)
+        self._sqlite_writer: SqliteWriteThread | None = None
 
     # --- life cycle -------------------------------------------------------------------------------
 
@@ -147,6 +149,8 @@ class Hub:
         bind = sessions.kw["bind"]
         self._side_engine = create_engine(bind.url.render_as_string(hide_password=False), pool_size=2)
         self._side_sessions = create_sessionmaker(self._side_engine)
+        if bind.dialect.name == "sqlite":
+            self._sqlite_writer = SqliteWriteThread(bind.url.render_as_string(hide_password=False))
         await self.state.ping()
         self._listener = await self.state.listen(self._forget)
         self.writer.start()
@@ -168,6 +172,9 @@ class Hub:
         await self.state.close()
         if self._side_engine is not None:
             await self._side_engine.dispose()
+        if self._sqlite_writer is not None:
+            await self._sqlite_writer.close()
+            self._sqlite_writer = None
 
     @property
     def timer_count(self) -> int:
@@ -198,8 +205,23 @@ class Hub:
         if self._sessions is None:
             raise RuntimeError("the hub has not been started")
         turn = self._serial if writes and self._serial is not None else contextlib.nullcontext()
-        async with turn, self._sessions() as session, session.begin():
-            yield session
+        async with turn:
+            session = self._sessions()
+            # The transaction begins with the first statement (SQLAlchemy's autobegin), not here: most
+            # events find all they read in the hub's caches, and a transaction begun, committed and
+            # closed for nothing costs three trips through SQLAlchemy's greenlet bridge per event.
+            used = False
+            try:
+                yield session
+                used = session.in_transaction()
+                if used:
+                    await session.commit()
+            except BaseException:
+                used = used or session.in_transaction()
+                raise
+            finally:
+                if used:
+                    await session.close()  # and so roll back what was not committed
 
     @contextlib.asynccontextmanager
     async def side_transaction(self) -> AsyncIterator[AsyncSession]:
@@ -212,6 +234,16 @@ class Hub:
             session.begin(),
         ):
             yield session
+
+    async def _store_messages(self, batch: list[messages.NewMessage]) -> list[tuple[Message, bool]]:
+        """The message writer's store: one transaction, on SQLite on the writer's own connection."""
+        if self._sqlite_writer is not None:
+            async with self._serial or contextlib.nullcontext():
+                return await self._sqlite_writer.run(
+                    lambda connection: messages.add_messages_sync(connection, batch)
+                )
+        async with self.side_transaction() as session:
+            return await messages.add_messages(session, batch)
 
     async def _recording_key(self, key_id: str) -> tuple[str, bytes]:
         async with self.transaction(writes=False) as session:

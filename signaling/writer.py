@@ -3,7 +3,8 @@
 Each `send_message` used to be its own write transaction, and on SQLite transactions take turns:
 the node stored about 100 messages a second however idle its CPU was, since each turn waits on
 SQLite's thread. The writer keeps one task that takes everything queued, stores it in one statement
-and one commit (`storage.messages.add_messages`), then answers each sender; while it writes, the next
+and one commit (`store`: `storage.messages.add_messages`, on SQLite through a connection of the
+writer's own, `storage.db.SqliteWriteThread`), then answers each sender; while it writes, the next
 batch gathers. Before each batch the writer lingers `linger_s` (3 ms) so that, under load,
 a batch holds tens of messages rather than one or two: a batch costs about the same however many
 messages it holds (the trips to SQLite's thread, the commit), so this is what makes 500 messages a
@@ -19,26 +20,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Awaitable, Callable
 
 from consult.messaging import Message
-from storage import messages
 from storage.messages import NewMessage
 
 log = logging.getLogger(__name__)
 
-Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+#: Stores a batch in one transaction: each message and whether it was new (`storage.messages.add_messages`).
+Store = Callable[[list[NewMessage]], Awaitable[list[tuple[Message, bool]]]]
 Pending = tuple[NewMessage, "asyncio.Future[tuple[Message, bool]]"]
 
 
 class MessageWriter:
     """Stores messages in batches; see the module docstring."""
 
-    def __init__(self, transaction: Transaction, max_batch: int = 256, linger_s: float = 0.003) -> None:
-        self._transaction = transaction
+    def __init__(self, store: Store, max_batch: int = 256, linger_s: float = 0.003) -> None:
+        self._store = store
         self.max_batch = max_batch
         self.linger_s = linger_s
         self._pending: list[Pending] = []
@@ -93,8 +91,7 @@ class MessageWriter:
 
     async def _write(self, batch: list[Pending]) -> None:
         try:
-            async with self._transaction() as session:
-                results = await messages.add_messages(session, [item for item, _ in batch])
+            results = await self._store([item for item, _ in batch])
         except Exception:
             if len(batch) == 1:
                 item, future = batch[0]

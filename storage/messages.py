@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from consult.messaging import Attachment, Card, CardType, Conversation, ConversationKind, Message, MessageKind
 from consult.roles import ProxyScope
@@ -156,13 +157,15 @@ async def conversations_visible(
     return [conversation_of(r) for r in rows]
 
 
+def _by_retry_key(sender_user_id: int, client_msg_id: str) -> Select[MessageRow]:
+    return select(MessageRow).where(
+        MessageRow.sender_user_id == sender_user_id, MessageRow.client_msg_id == client_msg_id
+    )
+
+
 async def find_message(session: AsyncSession, sender_user_id: int, client_msg_id: str) -> Message | None:
     """The message a sender already sent under `client_msg_id`, if any."""
-    row = await session.scalar(
-        select(MessageRow).where(
-            MessageRow.sender_user_id == sender_user_id, MessageRow.client_msg_id == client_msg_id
-        )
-    )
+    row = await session.scalar(_by_retry_key(sender_user_id, client_msg_id))
     return None if row is None else message_of(row)
 
 
@@ -231,6 +234,16 @@ async def add_messages(session: AsyncSession, batch: list[NewMessage]) -> list[t
     """Store messages in one statement; a retry of a stored message (same sender and client id)
     gets the first one back, not a copy. Returns each message and whether it was created now.
 
+    The work is `add_messages_sync`'s, on the session's connection.
+    """
+    if not batch:
+        return []
+    return await session.run_sync(lambda sync: add_messages_sync(sync.connection(), batch))
+
+
+def add_messages_sync(connection: Connection, batch: list[NewMessage]) -> list[tuple[Message, bool]]:
+    """`add_messages` on a synchronous connection (the message writer's own SQLite thread calls it).
+
     One `INSERT … VALUES … ON CONFLICT DO NOTHING RETURNING`: the unique constraint decides, so two
     retries racing on two nodes (or within the batch) still store one message, and only a retry costs
     a second statement.
@@ -246,25 +259,24 @@ async def add_messages(session: AsyncSession, batch: list[NewMessage]) -> list[t
                 continue  # a retry in the same batch: answered with the first below
             first_of[key] = len(rows)
         rows.append(item)
-    statements = _INSERTS[session.get_bind().dialect.name]
-    connection = await session.connection()
+    statements = _INSERTS[connection.dialect.name]
     keyed = [item.values() for item in rows if item.retry_key is not None]
     by_key: dict[tuple[int, str], int] = {}
     if keyed:
         # Executed with many parameter sets: SQLAlchemy sends them as multi-row VALUES and caches the
         # compiled statement, which a `.values([...])` per batch size would not.
-        returned = await connection.execute(statements.keyed, keyed)
+        returned = connection.execute(statements.keyed, keyed)
         # Rows come back in no promised order: match them by their retry key.
         by_key = {(uid, cid): new_id for new_id, uid, cid in returned}
     keyless: dict[int, int] = {}  # position in `batch` → id
     for position, item in enumerate(batch):
         if item.retry_key is None:
-            keyless[position] = (await connection.execute(statements.keyless, item.values())).scalar_one()
+            keyless[position] = connection.execute(statements.keyless, item.values()).scalar_one()
     attachment_ids = {item.attachment_id for item in rows if item.attachment_id}
     attachments = {
         a.id: Attachment(a.id, a.filename, a.content_type, a.size)
         for a in (
-            await session.scalars(select(AttachmentRow).where(AttachmentRow.id.in_(attachment_ids)))
+            connection.execute(select(AttachmentRow.__table__).where(AttachmentRow.id.in_(attachment_ids)))
             if attachment_ids
             else []
         )
@@ -279,9 +291,10 @@ async def add_messages(session: AsyncSession, batch: list[NewMessage]) -> list[t
         new_id = by_key.get(key) if key is not None else keyless[position]
         if new_id is None:
             assert key is not None  # only keyed rows can conflict
-            existing = await find_message(session, *key)
-            assert existing is not None
-            result = (existing, False)
+            with Session(connection) as orm:  # joins the connection's transaction, never ends it
+                existing = orm.scalar(_by_retry_key(*key))
+                assert existing is not None
+                result = (message_of(existing), False)
         else:
             result = (_message(new_id, item, attachments.get(item.attachment_id or "")), True)
         if key is not None:

@@ -56,6 +56,14 @@ def test_an_unknown_event_loop_is_refused_before_anything_is_written(tmp_path: P
     assert not (tmp_path / "var" / "jiayi.db").exists()
 
 
+@pytest.mark.parametrize(("value", "says"), [("soon", "a number of seconds"), ("7200", "between 0 and 3600")])
+def test_a_bad_cache_ttl_is_refused_before_anything_is_written(tmp_path: Path, value: str, says: str) -> None:
+    result = _run(["serve"], _env(tmp_path, JIAYI_SECRET_KEY=SECRET, JIAYI_CACHE_TTL=value))
+    assert result.returncode == 2
+    assert "JIAYI_CACHE_TTL must be" in result.stderr and says in result.stderr
+    assert not (tmp_path / "var" / "jiayi.db").exists()
+
+
 def test_create_user_then_verify_audit_detects_an_edit(tmp_path: Path) -> None:
     env = _env(tmp_path, JIAYI_SECRET_KEY=SECRET)
     assert _run(["demo"], env).returncode == 0

@@ -157,6 +157,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
         redis_url=settings.redis_url,
         redis_prefix=settings.redis_prefix,
         grace_period_s=settings.grace_period_s,
+        cache_ttl_s=settings.cache_ttl_s,
         metrics=HubMetrics(registry),
         ice=settings.ice,
         blobs=app[keys.BLOBS],

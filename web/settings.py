@@ -46,6 +46,11 @@ class Settings:
     max_json_bytes: int = 64 * 1024
     #: How long a dropped client keeps its place in a queue or consult room.
     grace_period_s: float = 60.0
+    #: How long the hub trusts what it cached about a user (role, teams, bindings, referred residents) and
+    #: a conversation's members. Changes made through Jiayi reach every node at once anyway; this bounds
+    #: how long one made outside it (SQL: an account disabled, a binding revoked) goes unseen by live
+    #: connections. Access tokens themselves last `token_ttl_s`.
+    cache_ttl_s: float = 300.0
     #: Video: the media workers' settings, or None to switch video off (chat and rooms still work).
     media: MediaSettings | None = None
     #: The STUN/TURN servers handed to browsers, and the TURN REST secret shared with coturn.
@@ -117,6 +122,12 @@ def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
         ttl = int(env.get("JIAYI_TOKEN_TTL", str(8 * 3600)))
     except ValueError as err:
         raise SettingsError(f"JIAYI_PORT and JIAYI_TOKEN_TTL must be integers: {err}") from err
+    try:
+        cache_ttl = float(env.get("JIAYI_CACHE_TTL", "300"))
+    except ValueError as err:
+        raise SettingsError(f"JIAYI_CACHE_TTL must be a number of seconds: {err}") from err
+    if not 0 <= cache_ttl <= 3600:
+        raise SettingsError(f"JIAYI_CACHE_TTL must be between 0 and 3600 seconds, got {cache_ttl:g}")
     media, ice = _media_from_env(env)
     try:
         retention = RetentionPolicy(
@@ -139,6 +150,7 @@ def from_env(env: Mapping[str, str], *, demo: bool = False) -> Settings:
         master_key=master_key,
         cipher=env.get("JIAYI_CIPHER", "AES-256-GCM"),
         token_ttl_s=ttl,
+        cache_ttl_s=cache_ttl,
         timezone=env.get("JIAYI_TIMEZONE", "Asia/Shanghai"),
         media=media,
         ice=ice,

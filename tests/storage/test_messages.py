@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from consult.messaging import MessageKind
-from signaling.writer import MessageWriter
+from consult.messaging import Message, MessageKind
+from signaling.writer import MessageWriter, Store
 from storage import messages
-from storage.db import create_engine, create_sessionmaker
+from storage.db import SqliteWriteThread, create_engine, create_sessionmaker
 from storage.models import MessageRow
 from tests.conftest import NOW
 
@@ -57,7 +56,7 @@ async def _count(sessions: async_sessionmaker[AsyncSession]) -> int:
 
 
 async def test_a_batch_stores_each_message_once_and_answers_retries_with_the_first(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], store: Store
 ) -> None:
     conversation_id, user_id = await _conversation(sessions)
     async with sessions() as session, session.begin():
@@ -74,8 +73,7 @@ async def test_a_batch_stores_each_message_once_and_answers_retries_with_the_fir
         _new(conversation_id, user_id, "b", "血压 135/85"),  # a retry within the batch
         _new(conversation_id, None, None, "第二条系统消息"),
     ]
-    async with sessions() as session, session.begin():
-        results = await messages.add_messages(session, batch)
+    results = await store(batch)  # on SQLite the writer's own connection; the first went through a session
     assert [created for _, created in results] == [True, True, False, True, False, True]
     assert results[2][0].id == earlier.id and results[4][0].id == results[0][0].id
     assert [m.text for m, _ in results] == [item.text for item in batch]
@@ -86,17 +84,31 @@ async def test_a_batch_stores_each_message_once_and_answers_retries_with_the_fir
     assert {(m.id, m.text) for m in stored} == {(m.id, m.text) for m, created in results if created}
 
 
+@pytest.fixture
+async def store(database_url: str, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Store]:
+    """The hub's store for the writer: on SQLite its own connection on a thread, else a session."""
+    if database_url.startswith("sqlite"):
+        thread = SqliteWriteThread(database_url)
+
+        async def on_thread(batch: list[messages.NewMessage]) -> list[tuple[Message, bool]]:
+            return await thread.run(lambda connection: messages.add_messages_sync(connection, batch))
+
+        yield on_thread
+        await thread.close()
+        return
+
+    async def in_session(batch: list[messages.NewMessage]) -> list[tuple[Message, bool]]:
+        async with sessions() as session, session.begin():
+            return await messages.add_messages(session, batch)
+
+    yield in_session
+
+
 async def test_the_writer_batches_concurrent_messages_and_one_bad_message_fails_alone(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], store: Store
 ) -> None:
     conversation_id, user_id = await _conversation(sessions)
-
-    @contextlib.asynccontextmanager
-    async def transaction() -> AsyncIterator[AsyncSession]:
-        async with sessions() as session, session.begin():
-            yield session
-
-    writer = MessageWriter(transaction)
+    writer = MessageWriter(store)
     writer.start()
     try:
         good = [_new(conversation_id, user_id, f"m{i}", f"第{i}条") for i in range(40)]
