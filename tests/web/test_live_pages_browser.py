@@ -115,8 +115,8 @@ async def test_resident_and_doctor_message_then_meet_in_a_consult(
         await doctor.wait_for_url(f"{base_url}/consults/{consult_id}")
 
         # Both are in the room, see each other there, and talk in its chat.
-        await expect(doctor.get_by_test_id("room-state-main")).to_have_text("已接通")
-        await expect(resident.get_by_test_id("room-state-main")).to_have_text("已接通")
+        await expect(doctor.get_by_test_id("room-state-main")).to_have_text("已进入诊室")
+        await expect(resident.get_by_test_id("room-state-main")).to_have_text("已进入诊室")
         present = doctor.get_by_test_id("presence-member").filter(has_text="刘德明")
         await expect(present).to_contain_text("在线")
         await expect(doctor.get_by_test_id("video-area")).to_be_visible()

@@ -358,7 +358,7 @@ const STRINGS = {
     en: "Keep this page open: you will be connected when the doctor is ready.",
   },
   "room.scheduled_at": { zh: "您预约的时间是 {when}。", en: "Your appointment is at {when}." },
-  "room.connected": { zh: "已接通", en: "Connected" },
+  "room.connected": { zh: "已进入诊室", en: "In the consult room" },
   "room.ended": { zh: "问诊已结束", en: "The consult has ended" },
   "room.cancelled": { zh: "这次问诊已取消", en: "This consult was cancelled" },
   "room.left": { zh: "您已离开问诊", en: "You have left the consult" },
