@@ -69,3 +69,33 @@ async def test_the_filters_offer_people_no_list_has_shown_yet(
     await expect(page.get_by_test_id("recording-row")).to_have_count(1)
     await expect(page.get_by_test_id("recording-row")).to_contain_text("李敏")
     await screenshot(page, "review-filters-lookup")
+
+
+async def test_a_name_search_narrows_the_menus_and_says_what_it_found(
+    browser: Browser, two_recordings: tuple[str, int]
+) -> None:
+    base_url, _ = two_recordings
+    page = await login_page(browser, base_url, "compliance", {"width": 1280, "height": 900})
+    await page.goto(f"{base_url}/review")
+    await expect(page.get_by_test_id("recording-row")).to_have_count(2)
+    doctors = page.get_by_test_id("filter-doctor").locator("option")
+    await expect(doctors).to_have_text(["全部", "李敏 医生", "王建国 医生"])
+    note = page.get_by_test_id("people-note")
+
+    await page.get_by_test_id("find-name").fill("李")
+    await page.get_by_test_id("find-name").press("Enter")  # a search, not the list's filters
+    await expect(doctors).to_have_text(["全部", "李敏 医生"])
+    await expect(note).to_contain_text("找到医生 1 位")
+    await expect(page.get_by_test_id("recording-row")).to_have_count(2)
+    assert "doctor_id" not in page.url and "q=" not in page.url
+
+    await page.get_by_test_id("find-name").fill("欧阳")
+    await page.get_by_test_id("find-name-button").click()
+    await expect(note).to_have_text("没有找到姓名含“欧阳”的医生或居民。")
+    await expect(doctors).to_have_text(["全部"])
+
+    await page.get_by_test_id("find-name").fill("")
+    await page.get_by_test_id("find-name-button").click()
+    await expect(doctors).to_have_text(["全部", "李敏 医生", "王建国 医生"])
+    await expect(note).to_have_text("")
+    await screenshot(page, "review-find-name")

@@ -19,6 +19,8 @@ const ENUMS = {
   complete: ["true", "false"],
 };
 const LIMIT = 500;
+/** Names the lookup gives per menu at most (web/recordings.py PEOPLE_LIMIT). */
+const PEOPLE_LIMIT = 200;
 /** Names of doctors and residents seen in earlier lists, for the filter menus (with the lookup's). */
 const PEOPLE_KEY = "jiayi.review.people";
 
@@ -26,6 +28,8 @@ let items = null;
 let failure = null;
 /** Everyone the recordings name (GET /api/recordings/people, compliance only), or null. */
 let lookup = null;
+/** The part of a name the lookup was narrowed by ("" for everyone). */
+let nameQuery = "";
 
 function currentFilters() {
   const params = new URLSearchParams(location.search);
@@ -38,6 +42,13 @@ function currentFilters() {
 }
 
 function loadPeople() {
+  if (nameQuery && lookup) {
+    // A name search: the menus offer what it found (and, through drawForm, what the URL chose).
+    const found = { doctors: {}, residents: {} };
+    for (const doctor of lookup.doctors) found.doctors[doctor.id] = doctor.name;
+    for (const resident of lookup.residents) found.residents[resident.id] = resident.name;
+    return found;
+  }
   let people;
   try {
     const stored = JSON.parse(sessionStorage.getItem(PEOPLE_KEY) ?? "{}");
@@ -63,6 +74,33 @@ function rememberPeople(list) {
     // Not remembered: the menus then only offer what this list shows.
   }
   return people;
+}
+
+/** Ask the server for the people the recordings name, narrowed to `q` (part of a name) if given. */
+async function findPeople(q) {
+  nameQuery = q;
+  try {
+    lookup = await api("/api/recordings/people", q ? { query: { q } } : {});
+  } catch {
+    lookup = null; // the menus then offer the names the lists show, as before
+  }
+}
+
+/** Under the name search: the menus were cut short, or what the search found. */
+function drawPeopleNote() {
+  const note = document.getElementById("people-note");
+  if (!lookup) {
+    note.textContent = "";
+  } else if (lookup.truncated) {
+    note.textContent = rt("review.people_truncated", { n: PEOPLE_LIMIT });
+  } else if (nameQuery && !lookup.doctors.length && !lookup.residents.length) {
+    note.textContent = rt("review.people_none", { q: nameQuery });
+  } else if (nameQuery) {
+    note.textContent = rt("review.people_found",
+      { doctors: lookup.doctors.length, residents: lookup.residents.length });
+  } else {
+    note.textContent = "";
+  }
 }
 
 function option(value, text, selected) {
@@ -172,15 +210,30 @@ async function load(me) {
 startPage({
   render: async (me) => {
     applyReviewI18n();
+    const form = document.getElementById("filters");
     if (me.role === "compliance") {
-      try {
-        lookup = await api("/api/recordings/people");
-      } catch {
-        lookup = null; // the menus then offer the names the lists show, as before
-      }
+      await findPeople("");
+      const find = document.getElementById("find-people");
+      const input = document.getElementById("f-find");
+      find.hidden = false;
+      const search = async () => {
+        await findPeople(input.value.trim());
+        drawForm();
+        drawPeopleNote();
+      };
+      document.getElementById("find-button").addEventListener("click", search);
+      input.addEventListener("keydown", (event) => {
+        if (event.key === "Enter") {
+          event.preventDefault(); // a search, not the list's filters
+          search();
+        }
+      });
+      input.addEventListener("search", () => {
+        if (!input.value) search(); // the field's own clear button: everyone again
+      });
     }
     drawForm();
-    const form = document.getElementById("filters");
+    drawPeopleNote();
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const query = new URLSearchParams();
@@ -196,6 +249,7 @@ startPage({
     onLanguageChange(() => {
       applyReviewI18n();
       drawForm();
+      drawPeopleNote();
       drawList(me);
     });
     await load(me);

@@ -15,6 +15,18 @@ const STRINGS = {
   "review.filters": { zh: "筛选", en: "Filters" },
   "review.any": { zh: "全部", en: "All" },
   "review.doctor": { zh: "发起医生", en: "Doctor" },
+  "review.find_name": { zh: "查找姓名", en: "Find a name" },
+  "review.find_name_hint": { zh: "输入医生或居民姓名中的字", en: "Part of a doctor's or resident's name" },
+  "review.find": { zh: "查找", en: "Find" },
+  "review.people_truncated": {
+    zh: "名单较长，菜单只列出前 {n} 位；请用“查找姓名”找到要筛选的人。",
+    en: "The list is long: the menus show the first {n} only. Use “Find a name” to reach anyone else.",
+  },
+  "review.people_found": {
+    zh: "找到医生 {doctors} 位、居民 {residents} 位，已列入下面的菜单。",
+    en: "Found {doctors} doctors and {residents} residents: they are in the menus below.",
+  },
+  "review.people_none": { zh: "没有找到姓名含“{q}”的医生或居民。", en: "No doctor or resident named like “{q}”." },
   "review.resident": { zh: "居民", en: "Resident" },
   "review.date_from": { zh: "开始日期", en: "From" },
   "review.date_to": { zh: "结束日期", en: "To" },
