@@ -8,27 +8,61 @@ in ``--generators`` other processes (bench/_relay_load.py): each stream is a pub
 through the relay, each on its own peer connection over loopback.
 
 Measured, from the relays' processes (/proc): server CPU-seconds per relayed stream-second, at the same
-load for both relays (``--compare-streams``) and at every ramp step for Jiayi; per-stream frames per second
-at the subscribers; relay-added latency (publisher send to the kernel's receipt of the frame's last packet
-at the subscriber's socket, same clock; see bench/_relay_load.py) p50/p95; and the largest number of streams Jiayi held, ramping up
-(``--steps``), where *held* means at least 95% of the streams received ≥ 29 fps. The generators' own CPU and
-fps sent are printed too: on a 2-core machine the load generator needs about as much CPU as the relay, so a
-step can fail because the generator, not the relay, ran out of CPU; the printed figures show which. Each
-step also prints the whole machine's busy cores (/proc/stat) and what of that is neither the relay nor the
-generator (other work on a shared machine), and the summary names what limited the first step not held and
-extrapolates one worker core's capacity from Jiayi's CPU per stream (labelled as extrapolated).
+loads for both relays and at every ramp step for Jiayi; per-stream frames per second at the subscribers;
+relay-added latency (publisher send to the kernel's receipt of the frame's last packet at the subscriber's
+socket, same clock; see bench/_relay_load.py) p50/p95; and the largest number of streams Jiayi held, ramping
+up (``--steps``), where *held* means at least 95% of the streams received >= 29 fps. The generators' own CPU
+and fps sent are printed too: on a 2-core machine the load generator needs about as much CPU as the relay,
+so a step can fail because the generator, not the relay, ran out of CPU; the printed figures show which.
+Each step also prints the whole machine's busy cores (/proc/stat) and what of that is neither the relay nor
+the generator (other work on a shared machine), and the summary names what limited the first step not held
+and extrapolates one worker core's capacity from Jiayi's CPU per stream (labelled as extrapolated).
 
-``ratio`` compares both relays at the same load (``--compare-streams``, about all `MediaRelay` holds); at so
-few streams Jiayi's cost per stream is dominated by waking up per packet burst, so ``ratio_at_max`` (Jiayi
-per stream at its largest load held) is printed too. Measured on the 2-core VM here: a process woken after
-8 ms asleep spends about 36 us on an empty wake-up and about 130 us more on the same work than when it
-runs warm (caches cold; 33 ms asleep: 72 and 190 us); at 4 streams the worker wakes about 140 times a
-second (once per frame, plus RTCP), so some 0.004-0.005 CPU-s per stream-second goes to waking up alone,
-whatever is done per packet. At 150 streams the frames share wake-ups and per-packet work is what counts.
+Same load. ``ratio`` is MediaRelay's CPU per stream-second over Jiayi's at one load, and the rule that picks
+the load is applied in every run: **the largest load MediaRelay holds, found in the same run**. MediaRelay
+ramps over ``--compare-steps`` (2, 4, 6, ... streams) until a step is not held; after each held step Jiayi
+is measured at the same load, right after it (each relay with fresh streams of its own; the machine's
+speed drifts over minutes, so the two are measured close together), and the table of every step is printed
+and kept in the JSON (``same_load``). ``ratio`` is taken at MediaRelay's largest held step
+(``compare_streams``, ``compare_rule``). Why that load: below it MediaRelay is not at its best either (its
+CPU per stream falls a little as its encoder threads share the cores), and above it MediaRelay no longer
+relays the load (its unbounded queues turn the missing CPU into seconds of latency and dropped fps), so
+CPU per stream-second would flatter it. ``--compare-streams N`` overrides the rule and compares at N only.
+MediaRelay encodes in aiortc's thread pool, so it uses both cores. Measured on the 2-core VM here (runs of
+01:25 and 01:53 UTC): it held 6 streams in a slow period of the machine (0.27 CPU-s per stream-second; 8
+streams fell to 24.8 fps with 1.2 s latency) and 10 in a fast one (0.15-0.18; 12 streams fell to 25.5 fps);
+its latency p95 at the largest held load was 44-115 ms. Jiayi at 2-10 streams took 0.008-0.017 CPU-s per
+stream-second (ratio 15-20 at each step of those runs).
+
+Why Jiayi's figure at so few streams is what it is. At these loads Jiayi's cost per stream is dominated by
+waking up, once per packet burst: measured on the 2-core VM here, a process woken after 8 ms asleep spends
+about 36 us on an empty wake-up and about 130 us more on the same work than when it runs warm (caches cold;
+33 ms asleep: 72 and 190 us); at 4 streams the worker wakes about 140-160 times a second (120 for frames, the
+rest for RTCP and ICE consent timers and the generator's RTCP), so some 0.004-0.005 CPU-s per
+stream-second goes to waking up alone, whatever is done per packet. At 150 streams the frames share
+wake-ups and per-packet work is what counts, so ``ratio_at_max`` (MediaRelay at the compared load against
+Jiayi per stream at its largest load held) is printed too. Two per-frame savings in the worker were
+measured against each other in one run (two workers, alternating rounds of 4 and 6 streams): a drain loop
+that stops after a frame's last packet (saves a failed ``recvfrom`` per frame, 2 us warm) and reading the
+time for aiortc's active-SSRC table once per 32 frames (0.5 us warm); rounds differed by up to 2x with the
+machine's speed and the pairs showed no difference beyond that (medians 0.0124 and 0.0113 CPU-s per
+stream-second, 10 rounds), so neither was kept. Nor was uvloop for the worker (0.0085-0.0095 against
+0.0080-0.0085 on asyncio's loop: the fast path's direct socket reads and writes need asyncio's transport).
+
+Latency at 150 streams (p95 9-38 ms over runs) has two causes seen here. (1) The worker's core is nearly full: at 150 streams it needs 0.75-0.8 of a
+core when the machine runs fast, and in a slow period of the VM (it varies about 2x over minutes) it reached
+0.94-0.97, with fps 27-28 and p95 135-377 ms, no collection in the window (the per-step line shows the
+worker's CPU and the machine's). (2)
+Python's full garbage collections: with about 680,000 objects in the worker at 150 streams (some 2,300 per
+peer connection; the generator has as many) one takes 80-180 ms and stalls every stream of the process.
+They run while streams are being added (a join's objects are promoted; at this size about one full
+collection per 35 joins) and were not seen in steady state (the oldest generation did not grow over 6 s at
+150 streams; the last one came 1-4 s after the streams were added). Windows that started after them and on
+a fast machine showed p95 12-15 ms. ``--settle`` (4 s) lets most of them pass before a step is measured.
 
 Placement. By default the scheduler places the processes. With ``--pin`` (the same for both relays), when
-the relays and generators fit one core each, each process is kept on its own core: Jiayi's worker and,
-later, the baseline on the first, the generator on the next. Unpinned, the scheduler often pulls the
+the relays and generators fit one core each, each process is kept on its own core: Jiayi's worker and
+the baseline on the first, the generator on the next. Unpinned, the scheduler often pulls the
 generator onto the relay's core when a datagram wakes it, and the two preempt each other (about 300
 involuntary context switches a second in the worker at 4 streams; pinned, about 2); measured, that made
 no difference to the relay's CPU beyond the run-to-run noise (4 streams: 0.0108-0.0137 CPU-s per
@@ -38,8 +72,8 @@ either way, and both relays run on asyncio's default event loop.
 The last line is JSON with ``jiayi_cpu_s_per_stream_s``, ``mediarelay_cpu_s_per_stream_s``, ``ratio``,
 ``jiayi_max_streams``, ``jiayi_latency_p95_ms`` and more.
 
-    .venv/bin/python bench/relay.py [--quick] [--workers 1] [--generators 1] [--compare-streams 4]
-        [--steps 50,100,150,175,200] [--settle 4] [--measure 6] [--pin]
+    .venv/bin/python bench/relay.py [--quick] [--workers 1] [--generators 1] [--compare-streams N]
+        [--compare-steps 2,4,6,8,10,12,14,16] [--steps 50,100,150,175,200] [--settle 4] [--measure 6] [--pin]
 """
 
 from __future__ import annotations
@@ -226,7 +260,7 @@ def limiting(row: dict[str, Any]) -> str:
     if row["sent_fps_mean"] < TARGET["fps"] or row["generator_cpu"] >= 0.9:
         return "load generator (it could not send or receive 30 fps: its core is full)"
     if row["server_cpu"] >= 0.9:
-        return "worker (its core is full)"
+        return f"relay (its process used {row['server_cpu']:.2f} cores)"
     if row["machine_cpu"] >= 0.9 * cores:
         return "machine (every core busy)"
     return "unknown (no process at a full core: latency or loss; see the per-step lines)"
@@ -263,12 +297,26 @@ def start_baseline(token: str) -> tuple[subprocess.Popen[str], str]:
     return process, f"http://127.0.0.1:{ready['port']}/rpc"
 
 
+def stop_baseline(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(15)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (about a minute)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--generators", type=int, default=1)
-    parser.add_argument("--compare-streams", type=int, default=4)
+    parser.add_argument(
+        "--compare-streams",
+        type=int,
+        default=0,
+        help="compare both relays at this load only (default: the largest load MediaRelay holds, found by "
+        "ramping it over --compare-steps)",
+    )
+    parser.add_argument("--compare-steps", default="2,4,6,8,10,12,14,16")
     parser.add_argument("--steps", default="50,100,150,175,200")
     parser.add_argument("--settle", type=float, default=4.0)
     parser.add_argument("--measure", type=float, default=6.0)
@@ -281,6 +329,7 @@ def main() -> None:
     if args.quick:
         args.steps, args.settle, args.measure = "50,150", 3.0, 4.0
     steps = [int(s) for s in args.steps.split(",")]
+    baseline_steps = [int(s) for s in args.compare_steps.split(",")]
 
     frames = encode_frames()
     bitrate = sum(len(f) for f in frames) * 8 * 30 / len(frames)
@@ -308,34 +357,75 @@ def main() -> None:
         flush=True,
     )
     rows: dict[str, Any] = {}
+    token = secrets.token_urlsafe(24)
+    baseline, baseline_url = start_baseline(token)
+    assert baseline.pid is not None
+    if pinned:
+        pin(baseline.pid, cores[0])
     try:
-        # Same load on both relays.
-        jiayi = run_load(
-            generators, pids, url, pool.rpc_token, args.compare_streams, args.settle, args.measure
-        )
-        show("jiayi", jiayi)
-        generators.clear()
-        token = secrets.token_urlsafe(24)
-        baseline, baseline_url = start_baseline(token)
-        try:
-            assert baseline.pid is not None
-            if pinned:
-                pin(baseline.pid, cores[0])
-            stock = run_load(
-                generators,
-                [baseline.pid],
-                baseline_url,
-                token,
-                args.compare_streams,
-                args.settle,
-                args.measure,
+        # Same load on both relays: each step is measured on MediaRelay, then on Jiayi, each with streams of
+        # its own, one right after the other (the machine's speed drifts over minutes).
+        compare_steps = [args.compare_streams] if args.compare_streams else baseline_steps
+        same_load: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+        for streams in compare_steps:
+            stock_row = run_load(
+                generators, [baseline.pid], baseline_url, token, streams, args.settle, args.measure
             )
-            show("mediarelay", stock)
+            show("mediarelay", stock_row)
             generators.clear()
-        finally:
-            assert baseline.stdin is not None
-            baseline.stdin.close()
-            baseline.wait(15)
+            jiayi_row = None
+            if stock_row["held"] or args.compare_streams:
+                jiayi_row = run_load(
+                    generators, pids, url, pool.rpc_token, streams, args.settle, args.measure
+                )
+                show("jiayi", jiayi_row)
+                generators.clear()
+            same_load.append((stock_row, jiayi_row))
+            if not stock_row["held"]:
+                break
+        stock_held = [pair for pair in same_load if pair[0]["held"] and pair[1] is not None]
+        if args.compare_streams:
+            compare_rule = f"--compare-streams {args.compare_streams} (given)"
+            stock, jiayi_compare = same_load[0]
+        elif stock_held:
+            compare_rule = "the largest step MediaRelay held at >= 29 fps in this run"
+            stock, jiayi_compare = stock_held[-1]
+        else:
+            compare_rule = "MediaRelay held no step in this run: its first step, not held"
+            stock, jiayi_compare = same_load[0][0], None
+        if jiayi_compare is None:
+            jiayi_compare = run_load(
+                generators, pids, url, pool.rpc_token, stock["streams"], args.settle, args.measure
+            )
+            show("jiayi", jiayi_compare)
+            generators.clear()
+        jiayi = jiayi_compare
+        stock_failed = next((pair[0] for pair in same_load if not pair[0]["held"]), None)
+        print(
+            "same load, CPU-s per relayed stream-second (fps mean):\n"
+            f"{'streams':>8} {'mediarelay':>18} {'jiayi':>18} {'ratio':>6}",
+            flush=True,
+        )
+        for stock_row, jiayi_row in same_load:
+            line = (
+                f"{stock_row['streams']:8d} {stock_row['cpu_s_per_stream_s']:9.4f} ({stock_row['fps_mean']:4.1f})"
+                + ("   " if stock_row["held"] else " x ")
+            )
+            if jiayi_row is not None:
+                line += f" {jiayi_row['cpu_s_per_stream_s']:9.4f} ({jiayi_row['fps_mean']:4.1f})"
+                if stock_row["held"] and jiayi_row["cpu_s_per_stream_s"] > 0:
+                    line += f" {stock_row['cpu_s_per_stream_s'] / jiayi_row['cpu_s_per_stream_s']:6.1f}"
+            print(line, flush=True)
+        print(
+            f"compared at {stock['streams']} streams: {compare_rule}"
+            + (
+                f"; MediaRelay's next step failed, limited by the {limiting(stock_failed)}"
+                if stock_failed
+                else ""
+            ),
+            flush=True,
+        )
+        stop_baseline(baseline)
         # Jiayi ramps up on one worker (streams per worker process); after the first step not held, two
         # steps halve the gap to the last held one (streams are only ever added, so those restart the ramp).
         ramp = []
@@ -383,7 +473,27 @@ def main() -> None:
             "ratio": round(stock["cpu_s_per_stream_s"] / jiayi["cpu_s_per_stream_s"], 1)
             if jiayi["cpu_s_per_stream_s"] > 0
             else None,
-            "compare_streams": args.compare_streams,
+            "compare_streams": stock["streams"],
+            "compare_rule": compare_rule,
+            "mediarelay_max_streams": max((p[0]["streams"] for p in stock_held), default=0),
+            # Every step of the same-load comparison: MediaRelay's ramp, and Jiayi at each step it held.
+            "same_load": [
+                {
+                    "streams": stock_row["streams"],
+                    "mediarelay_cpu_s_per_stream_s": stock_row["cpu_s_per_stream_s"],
+                    "mediarelay_fps_mean": stock_row["fps_mean"],
+                    "mediarelay_fps_p5": stock_row["fps_p5"],
+                    "mediarelay_held": stock_row["held"],
+                    "mediarelay_latency_p95_ms": stock_row["latency_p95_ms"],
+                    "jiayi_cpu_s_per_stream_s": None
+                    if jiayi_row is None
+                    else jiayi_row["cpu_s_per_stream_s"],
+                    "jiayi_fps_mean": None if jiayi_row is None else jiayi_row["fps_mean"],
+                    "generator_cpu": stock_row["generator_cpu"],
+                    "other_cpu": stock_row["other_cpu"],
+                }
+                for stock_row, jiayi_row in same_load
+            ],
             "jiayi_fps_mean": jiayi["fps_mean"],
             "mediarelay_fps_mean": stock["fps_mean"],
             "jiayi_latency_p50_ms": best["latency_p50_ms"],
@@ -397,7 +507,7 @@ def main() -> None:
             "mediarelay_latency_p95_ms": stock["latency_p95_ms"],
             "jiayi_max_streams": best["streams"] if held else 0,
             "jiayi_cpu_s_per_stream_s_at_max": best["cpu_s_per_stream_s"],
-            # MediaRelay at `compare_streams` (all it holds) against Jiayi per stream at its largest load held.
+            # MediaRelay at `compare_streams` (the most it held) against Jiayi per stream at its largest load held.
             "ratio_at_max": round(stock["cpu_s_per_stream_s"] / per_stream, 1) if per_stream > 0 else None,
             "jiayi_worker_cpu_at_max": best["server_cpu"],
             "generator_cpu_at_max": best["generator_cpu"],
@@ -412,6 +522,7 @@ def main() -> None:
             "target": TARGET,
         }
     finally:
+        stop_baseline(baseline)
         generators.stop()
         loop.run_until_complete(pool.close())
         loop.close()
