@@ -49,7 +49,8 @@ machine's speed and the pairs showed no difference beyond that (medians 0.0124 a
 stream-second, 10 rounds), so neither was kept. Nor was uvloop for the worker (0.0085-0.0095 against
 0.0080-0.0085 on asyncio's loop: the fast path's direct socket reads and writes need asyncio's transport).
 
-Latency at 150 streams (p95 9-38 ms over runs) has two causes seen here. (1) The worker's core is nearly full: at 150 streams it needs 0.75-0.8 of a
+Latency at 150 streams (p95 9-38 ms over earlier runs; 13.3 and 187.6 ms in the two full runs of 02:16
+and 02:24 UTC, the second with the worker at 0.95 of a core) has two causes seen here. (1) The worker's core is nearly full: at 150 streams it needs 0.75-0.8 of a
 core when the machine runs fast, and in a slow period of the VM (it varies about 2x over minutes) it reached
 0.94-0.97, with fps 27-28 and p95 135-377 ms, no collection in the window (the per-step line shows the
 worker's CPU and the machine's). (2)
