@@ -56,6 +56,7 @@ from media.forwarding import (  # noqa: E402
     KeyframeRequester,
     NackTracker,
 )
+from media.gc_pauses import GcPauses  # noqa: E402
 from media.ice import create_peer_connection, prepare_gathering  # noqa: E402
 
 FPS = 30
@@ -334,6 +335,7 @@ class Generator:
         self.streams: list[Stream] = []
         self.clients: dict[str, WorkerClient] = {}
         self.next_index = first_index
+        self.gc_pauses = GcPauses()
 
     def _route(self, message: dict[str, Any]) -> None:
         consult_id = message.get("consult_id")
@@ -369,6 +371,8 @@ class Generator:
             stream.latencies = []
             stream.latencies_as_read = []
         sent_before = [s.replay.index for s in self.streams]
+        server_before = await self._server_stats()
+        gc_before = self.gc_pauses.counters()
         cpu_before, start = cpu_seconds(os.getpid()), time.monotonic()
         lags: list[float] = []
         while time.monotonic() - start < seconds:
@@ -376,6 +380,9 @@ class Generator:
             await asyncio.sleep(0.01)
             lags.append(time.monotonic() - before - 0.01)
         elapsed = time.monotonic() - start
+        cpu = (cpu_seconds(os.getpid()) - cpu_before) / elapsed
+        server = await self._server_stats()
+        gc_after = self.gc_pauses.counters()
         return {
             "elapsed": elapsed,
             "fps": [s.frames / elapsed for s in self.streams],
@@ -384,8 +391,13 @@ class Generator:
             ],
             "latencies_ms": [round(v * 1000, 3) for s in self.streams for v in s.latencies],
             "latencies_as_read_ms": [round(v * 1000, 3) for s in self.streams for v in s.latencies_as_read],
-            "cpu": (cpu_seconds(os.getpid()) - cpu_before) / elapsed,
-            "server": await self._server_stats(),
+            "cpu": cpu,
+            "server": server,
+            # Full garbage collections during the window (each stalls every stream of its process), in the
+            # relay's worker(s) and in this generator: (count, total ms).
+            "server_gc_full": _gc_delta(server_before, server),
+            "generator_gc_full": _gc_delta(gc_before, gc_after),
+            "server_gc_young": _gc_delta(server_before, server, "young"),
             "loop_lag_max_ms": round(max(lags, default=0) * 1000, 1),
         }
 
@@ -411,6 +423,7 @@ class Generator:
         return {"streams": 0}
 
     async def run(self) -> None:
+        self.gc_pauses.install()
         loop = asyncio.get_running_loop()
         while True:
             command = await loop.run_in_executor(None, self.conn.recv)
@@ -427,6 +440,14 @@ class Generator:
                 self.conn.send({"stopped": True})
                 return
             self.conn.send(reply)
+
+
+def _gc_delta(before: dict[str, Any], after: dict[str, Any], kind: str = "full") -> tuple[int, float]:
+    """Collections (``full`` or ``young``) and their milliseconds between two `GcPauses.counters()`."""
+    return (
+        int(after.get(f"gc_{kind}_collections", 0) - before.get(f"gc_{kind}_collections", 0)),
+        round(after.get(f"gc_{kind}_ms_total", 0.0) - before.get(f"gc_{kind}_ms_total", 0.0), 1),
+    )
 
 
 def generator_main(conn: Connection, frames: list[bytes], first_index: int) -> None:

@@ -19,7 +19,8 @@ on SIGTERM or on SIGINT.
   -> {"sdp"}``, ``answer(consult_id, participant_id, sdp)``, ``candidate(consult_id, participant_id,
   candidate)``, ``set_media(consult_id, participant_id, audio?, video?, receive_video?)``,
   ``leave(consult_id, participant_id)``, ``close(consult_id)``, ``load() -> {...}``,
-  ``stats(consult_id?) -> {...}``. A room is created by its first ``join`` and closed by ``close`` or when
+  ``stats(consult_id?) -> {...}`` (without a consult: the worker's totals, with its garbage-collector pauses,
+  media/gc_pauses.py). A room is created by its first ``join`` and closed by ``close`` or when
   its last participant leaves.
 - events, from the worker: ``{"event": name, "consult_id": ..., "participant_id": ..., "data": {...}}`` with
   the room events of media/room.py (``offer``, ``media``, ``left``, ``connection``, ``error``), and
@@ -46,6 +47,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from media.errors import InvalidRequest, MediaError, UnknownParticipant
+from media.gc_pauses import GcPauses
 from media.recorder import RecordingKey
 from media.room import MediaRoom
 from media.settings import MediaSettings
@@ -88,6 +90,8 @@ class WorkerHost:
         self._queues: set[asyncio.Queue[str | None]] = set()
         self._cpu_mark = (time.monotonic(), _cpu_seconds())
         self._cpu_fraction = 0.0
+        #: Garbage-collector pauses of this process (counted while the app runs).
+        self.gc_pauses = GcPauses()
         self._methods: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
             "join": self._join,
             "offer": self._offer,
@@ -222,11 +226,11 @@ class WorkerHost:
     async def _load(self, params: dict[str, Any]) -> dict[str, Any]:
         return self.load()
 
-    async def _stats(self, params: dict[str, Any]) -> dict[str, int]:
+    async def _stats(self, params: dict[str, Any]) -> dict[str, float]:
         if params.get("consult_id") is not None:
             stats = self._room(params).stats()
             return dict(vars(stats))
-        totals = {
+        totals: dict[str, float] = {
             "rooms": len(self.rooms),
             "participants": 0,
             "peer_connections": 0,
@@ -237,6 +241,7 @@ class WorkerHost:
         for room in self.rooms.values():
             for key, value in vars(room.stats()).items():
                 totals[key] = totals.get(key, 0) + value
+        totals.update(self.gc_pauses.counters())
         return totals
 
     def load(self) -> dict[str, Any]:
@@ -351,7 +356,9 @@ async def _load_heartbeat(app: web.Application) -> AsyncIterator[None]:
             host.publish({"event": "load", "data": host.load()})
 
     task = asyncio.get_running_loop().create_task(beat(), name="media worker load")
+    host.gc_pauses.install()
     yield
+    host.gc_pauses.uninstall()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await host.close()
