@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -157,18 +157,6 @@ async def conversations_visible(
     return [conversation_of(r) for r in rows]
 
 
-def _by_retry_key(sender_user_id: int, client_msg_id: str) -> Select[MessageRow]:
-    return select(MessageRow).where(
-        MessageRow.sender_user_id == sender_user_id, MessageRow.client_msg_id == client_msg_id
-    )
-
-
-async def find_message(session: AsyncSession, sender_user_id: int, client_msg_id: str) -> Message | None:
-    """The message a sender already sent under `client_msg_id`, if any."""
-    row = await session.scalar(_by_retry_key(sender_user_id, client_msg_id))
-    return None if row is None else message_of(row)
-
-
 @dataclass(frozen=True)
 class _Inserts:
     keyed: Any
@@ -236,8 +224,6 @@ async def add_messages(session: AsyncSession, batch: list[NewMessage]) -> list[t
 
     The work is `add_messages_sync`'s, on the session's connection.
     """
-    if not batch:
-        return []
     return await session.run_sync(lambda sync: add_messages_sync(sync.connection(), batch))
 
 
@@ -292,7 +278,12 @@ def add_messages_sync(connection: Connection, batch: list[NewMessage]) -> list[t
         if new_id is None:
             assert key is not None  # only keyed rows can conflict
             with Session(connection) as orm:  # joins the connection's transaction, never ends it
-                existing = orm.scalar(_by_retry_key(*key))
+                sender, client_id = key
+                existing = orm.scalar(
+                    select(MessageRow).where(
+                        MessageRow.sender_user_id == sender, MessageRow.client_msg_id == client_id
+                    )
+                )
                 assert existing is not None
                 result = (message_of(existing), False)
         else:
