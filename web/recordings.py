@@ -261,7 +261,10 @@ async def recording_people(ctx: RequestContext) -> schemas.RecordingPeopleOut:
         },
     )
     return schemas.RecordingPeopleOut(
-        doctors=found_doctors[:PEOPLE_LIMIT], residents=found_residents[:PEOPLE_LIMIT], truncated=truncated
+        doctors=found_doctors[:PEOPLE_LIMIT],
+        residents=found_residents[:PEOPLE_LIMIT],
+        truncated=truncated,
+        limit=PEOPLE_LIMIT,
     )
 
 

@@ -645,6 +645,7 @@ class RecordingPeopleOut(Out):
     doctors: list[PersonOut] = Field(description="who asked to record, by name")
     residents: list[PersonOut] = Field(description="whose consults were recorded, by name")
     truncated: bool = Field(description="more matched than were sent: narrow with `q`")
+    limit: int = Field(description="at most this many doctors and this many residents are sent")
 
 
 class SegmentOut(Out):

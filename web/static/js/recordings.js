@@ -19,8 +19,6 @@ const ENUMS = {
   complete: ["true", "false"],
 };
 const LIMIT = 500;
-/** Names the lookup gives per menu at most (web/recordings.py PEOPLE_LIMIT). */
-const PEOPLE_LIMIT = 200;
 /** Names of doctors and residents seen in earlier lists, for the filter menus (with the lookup's). */
 const PEOPLE_KEY = "jiayi.review.people";
 
@@ -41,29 +39,27 @@ function currentFilters() {
   return out;
 }
 
-function loadPeople() {
-  if (nameQuery && lookup) {
-    // A name search: the menus offer what it found (and, through drawForm, what the URL chose).
-    const found = { doctors: {}, residents: {} };
-    for (const doctor of lookup.doctors) found.doctors[doctor.id] = doctor.name;
-    for (const resident of lookup.residents) found.residents[resident.id] = resident.name;
-    return found;
-  }
-  let people;
+/** The names earlier lists of this tab showed. */
+function storedPeople() {
   try {
     const stored = JSON.parse(sessionStorage.getItem(PEOPLE_KEY) ?? "{}");
-    people = { doctors: stored.doctors ?? {}, residents: stored.residents ?? {} };
+    return { doctors: stored.doctors ?? {}, residents: stored.residents ?? {} };
   } catch {
-    people = { doctors: {}, residents: {} };
+    return { doctors: {}, residents: {} };
   }
-  // The server's lookup offers everyone, not only the names earlier lists showed.
+}
+
+/** The names the menus offer: a name search's findings (drawForm adds what the URL chose), or the
+ * names earlier lists showed together with the server's lookup. */
+function loadPeople() {
+  const people = nameQuery && lookup ? { doctors: {}, residents: {} } : storedPeople();
   for (const doctor of lookup?.doctors ?? []) people.doctors[doctor.id] = doctor.name;
   for (const resident of lookup?.residents ?? []) people.residents[resident.id] = resident.name;
   return people;
 }
 
 function rememberPeople(list) {
-  const people = loadPeople();
+  const people = storedPeople();
   for (const item of list) {
     people.doctors[item.requested_by] = item.requested_by_name || `#${item.requested_by}`;
     people.residents[item.resident_id] = item.resident_name || `#${item.resident_id}`;
@@ -73,7 +69,6 @@ function rememberPeople(list) {
   } catch {
     // Not remembered: the menus then only offer what this list shows.
   }
-  return people;
 }
 
 /** Ask the server for the people the recordings name, narrowed to `q` (part of a name) if given. */
@@ -89,15 +84,12 @@ async function findPeople(q) {
 /** Under the name search: the menus were cut short, or what the search found. */
 function drawPeopleNote() {
   const note = document.getElementById("people-note");
-  if (!lookup) {
-    note.textContent = "";
-  } else if (lookup.truncated) {
-    note.textContent = rt("review.people_truncated", { n: PEOPLE_LIMIT });
-  } else if (nameQuery && !lookup.doctors.length && !lookup.residents.length) {
-    note.textContent = rt("review.people_none", { q: nameQuery });
-  } else if (nameQuery) {
-    note.textContent = rt("review.people_found",
-      { doctors: lookup.doctors.length, residents: lookup.residents.length });
+  if (lookup?.truncated) {
+    note.textContent = rt("review.people_truncated", { n: lookup.limit });
+  } else if (lookup && nameQuery) {
+    const found = { doctors: lookup.doctors.length, residents: lookup.residents.length };
+    note.textContent = found.doctors || found.residents
+      ? rt("review.people_found", found) : rt("review.people_none", { q: nameQuery });
   } else {
     note.textContent = "";
   }
