@@ -167,15 +167,22 @@ def ack_error(ack: Any) -> dict[str, Any]:
     return dict(ack["error"])
 
 
-@pytest.fixture
-async def live(settings: Settings, aiohttp_server: Any) -> AsyncIterator[Live]:
-    """A node on this test's database (SQLite or PostgreSQL), clock at 10:00 on the demo day."""
+async def serve_live(settings: Settings, aiohttp_server: Any, **changes: Any) -> AsyncIterator[Live]:
+    """A node on `settings` (with the grace period `GRACE_S` and `changes`), clock at 10:00 on the demo
+    day; its clients still connected are disconnected at the end. For fixtures: `async for`."""
     clock = Clock(NOW)
     clock.set_local(10)
-    app = create_app(replace(settings, grace_period_s=GRACE_S), clock=clock)
+    app = create_app(replace(settings, grace_period_s=GRACE_S, **changes), clock=clock)
     server: TestServer = await aiohttp_server(app)
     node = Live(str(server.make_url("")).rstrip("/"), clock, app)
     yield node
     for client in node.clients:
         if client.sio.connected:
             await client.sio.disconnect()
+
+
+@pytest.fixture
+async def live(settings: Settings, aiohttp_server: Any) -> AsyncIterator[Live]:
+    """A node on this test's database (SQLite or PostgreSQL), clock at 10:00 on the demo day."""
+    async for node in serve_live(settings, aiohttp_server):
+        yield node

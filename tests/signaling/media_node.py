@@ -4,18 +4,14 @@ hub's media tests, the two-node tests and the audio/video sync test."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from media.settings import MediaSettings
 from signaling.media_events import EVENTS
-from tests.conftest import NOW
 from tests.media.peers import ClientPeer
-from tests.signaling.conftest import GRACE_S, Client, Clock, Live, ack_ok
-from web.app import create_app
+from tests.signaling.conftest import Client, Live, ack_ok, serve_live
 from web.settings import Settings
 
 
@@ -23,16 +19,9 @@ from web.settings import Settings
 async def media_live(settings: Settings, aiohttp_server: Any) -> AsyncIterator[Live]:
     """A node on this test's database with one media worker cutting 1-second recording segments,
     clock at 10:00 on the demo day."""
-    clock = Clock(NOW)
-    clock.set_local(10)
     media = MediaSettings(host_addresses=("127.0.0.1",), workers=1, segment_s=1.0)
-    app = create_app(replace(settings, grace_period_s=GRACE_S, media=media), clock=clock)
-    server: TestServer = await aiohttp_server(app)
-    node = Live(str(server.make_url("")).rstrip("/"), clock, app)
-    yield node
-    for client in node.clients:
-        if client.sio.connected:
-            await client.sio.disconnect()
+    async for node in serve_live(settings, aiohttp_server, media=media):
+        yield node
 
 
 async def media_peer(
