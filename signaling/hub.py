@@ -388,8 +388,7 @@ class Hub:
         await self.state.forget_room(consult_id)
         for key in [k for k in self._timers if k[0] == consult_id]:
             self.cancel_grace(*key)
-        await self.consult.stop_recording(consult_id, "the consult ended")
-        await self.consult.close_media(consult_id)
+        self.consult.finish_media(consult_id)
 
     async def deliver(self, batches: list[tuple[Any, list[int]]]) -> None:
         """Deliver stored messages (e.g. a broadcast) to their recipients' connections."""

@@ -127,6 +127,24 @@ class MediaEvents:
         except MediaRefused as err:
             log.warning("consult %s: closing media: %s", consult_id, err)
 
+    def finish_media(self, consult_id: int) -> None:
+        """The consult ended: finish its recording, then close its media room, without keeping the one who
+        ended it waiting (sealing the last segments can take seconds on a busy node). The room hears the
+        recording end (``recording``, status ``ended``) when it has."""
+        self._spawn(self._finish_media(consult_id))
+
+    async def _finish_media(self, consult_id: int) -> None:
+        try:
+            await self.stop_recording(consult_id, "the consult ended")  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("consult %s: finishing its recording failed", consult_id)
+        await self.close_media(consult_id)
+
+    async def settle_media(self) -> None:
+        """Wait for the media work under way (recordings being finished, segments being stored)."""
+        while self._media_tasks:
+            await asyncio.gather(*list(self._media_tasks), return_exceptions=True)
+
     def on_media_event(
         self, consult: str, participant_id: str | None, name: str, data: dict[str, Any]
     ) -> None:

@@ -96,6 +96,10 @@ async def _hub(app: web.Application) -> AsyncIterator[None]:
         await failures.close()
 
 
+#: How long shutdown waits for recordings being finished before closing the media workers.
+MEDIA_SETTLE_S = 30.0
+
+
 async def _media(app: web.Application) -> AsyncIterator[None]:
     """The media worker processes (video), when switched on; after the hub, which routes their events."""
     settings = app[keys.SETTINGS].media
@@ -110,6 +114,13 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        # Recordings being finished (a consult that just ended) get their last segments stored first.
+        try:
+            await asyncio.wait_for(hub.consult.settle_media(), MEDIA_SETTLE_S)
+        except TimeoutError:
+            log.warning(
+                "media work still under way after %s s at shutdown: left to the workers' end", MEDIA_SETTLE_S
+            )
         hub.media_router.pool = None
         await pool.close()
 
