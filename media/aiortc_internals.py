@@ -36,7 +36,10 @@ The points, and why each is needed:
   directly when present, unless asyncio's ``_buffer`` holds datagrams; ``_nominated`` is kept, so it must
   stay the same dict); the
   sender's ``_ssrc``, ``_rtx_ssrc``, ``__started``, ``_retransmit`` and the counters its RTCP sender reports
-  read. aioice's version is pinned too.
+  read; ``StreamStatistics``' attributes (`_RelayStreamStatistics.add` does its arithmetic in fewer steps);
+  and pylibsrtp's ``Session._srtp`` context with its binding's ``srtp_protect`` and ``srtp_unprotect``
+  (`Srtp` calls them directly, without pylibsrtp's per-call allocations). aioice's and pylibsrtp's versions
+  are pinned too.
 
 The pinned aiortc version is checked, then every name and the code path that uses it (by reading aiortc's
 source: that the receiver really hands ``packet`` to ``self.__jitter_buffer.add``, and so on). Any mismatch
@@ -78,6 +81,8 @@ from aiortc.rtp import (
     RtpPacket,
     unwrap_rtx,
 )
+from pylibsrtp._binding import ffi as _srtp_ffi
+from pylibsrtp._binding import lib as _srtp_lib
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +90,8 @@ logger = logging.getLogger(__name__)
 PINNED_AIORTC_VERSION = "1.16.0"
 #: The same for aioice, whose data path the forwarding fast path hooks.
 PINNED_AIOICE_VERSION = "0.13.0"
+#: And for pylibsrtp, whose libsrtp binding `Srtp` calls directly.
+PINNED_PYLIBSRTP_VERSION = "1.0.0"
 
 
 class AiortcInternalsError(RuntimeError):
@@ -312,6 +319,44 @@ def check() -> None:
         "RTCPeerConnection.__connect",
         ["await transceiver.sender.send(self.__localRtp(transceiver))"],
     )
+    # `Srtp`: pylibsrtp's session context and its binding's calls.
+    if pylibsrtp.__version__ != PINNED_PYLIBSRTP_VERSION:
+        raise AiortcInternalsError(
+            f"Jiayi's relay is written against pylibsrtp {PINNED_PYLIBSRTP_VERSION}, but pylibsrtp "
+            f"{pylibsrtp.__version__} is installed: review media/aiortc_internals.py, then update the pin"
+        )
+    _require_snippets(
+        pylibsrtp.Session.__init__,
+        "pylibsrtp Session.__init__",
+        ['srtp = ffi.new("srtp_t *")', "self._srtp = ffi.gc(srtp, "],
+    )
+    _require_snippets(
+        pylibsrtp.Session._Session__process,  # type: ignore[attr-defined]
+        "pylibsrtp Session.__process",
+        ["_srtp_assert(func(self._srtp[0], self._cdata, len_p))"],
+    )
+    for name in ("srtp_protect", "srtp_unprotect", "srtp_err_status_ok"):
+        if not hasattr(_srtp_lib, name):
+            raise AiortcInternalsError(f"pylibsrtp {pylibsrtp.__version__}: its binding has no {name}")
+    # `_RelayStreamStatistics.add` does what `StreamStatistics.add` does, on the same attributes.
+    _require_snippets(
+        StreamStatistics.add,
+        "StreamStatistics.add",
+        [
+            "in_order = self.max_seq is None or uint16_gt(",
+            "self.packets_received += 1",
+            "self.base_seq = packet.sequence_number",
+            "arrival = int(time.time() * self._clockrate)",
+            "self.cycles += 1 << 16",
+            "self.max_seq = packet.sequence_number",
+            "if packet.timestamp != self._last_timestamp and self.packets_received > 1:",
+            "(arrival - self._last_arrival)",
+            "- (packet.timestamp - self._last_timestamp)",
+            "self._jitter_q4 += diff - ((self._jitter_q4 + 8) >> 4)",
+            "self._last_arrival = arrival",
+            "self._last_timestamp = packet.timestamp",
+        ],
+    )
     # ICE: the gatherer's aioice connection, and how aioice gathers.
     _require_snippets(RTCIceGatherer.__init__, "RTCIceGatherer.__init__", ["self._connection = Connection("])
     _require_snippets(
@@ -503,6 +548,95 @@ def ntp_now() -> int:
 
 
 _RTX_OSN = struct.Struct("!H")
+#: The largest SRTP packet `Srtp` takes, as pylibsrtp (longer ones are refused with ValueError).
+_SRTP_MAX_PACKET = 1500
+#: Room for the authentication tag and MKI that protecting appends (pylibsrtp's SRTP_MAX_TRAILER_LEN).
+_SRTP_MAX_TRAILER = 16 + 128
+
+
+class Srtp:
+    """Protects and unprotects (and parses) RTP with a pylibsrtp `Session`'s libsrtp context, called directly.
+
+    The same context and the same checks as `Session.protect` and `Session.unprotect`, minus what those
+    allocate per packet (a length cell, a slice of the session's buffer): the relay protects and unprotects
+    every packet it forwards, and that wrapper cost about a microsecond of Python per call. A packet to
+    protect is given as its header and payload, copied once, straight into the buffer libsrtp works on.
+    Errors are pylibsrtp's: `pylibsrtp.Error` from libsrtp, ValueError for a packet that is too long.
+    """
+
+    __slots__ = ("_buffer", "_context", "_length", "_view", "session")
+
+    def __init__(self, session: pylibsrtp.Session) -> None:
+        self.session = session  # keeps the context alive
+        self._context = session._srtp[0]
+        self._buffer = _srtp_ffi.new("char[]", _SRTP_MAX_PACKET + _SRTP_MAX_TRAILER)
+        self._view = memoryview(_srtp_ffi.buffer(self._buffer))
+        self._length = _srtp_ffi.new("int *")
+
+    def unprotect_rtp(self, data: bytes) -> RelayedPacket:
+        """`parse_rtp(self.unprotect(data))`, parsed where libsrtp left it (the payload is copied once)."""
+        size = len(data)
+        if size > _SRTP_MAX_PACKET:
+            raise ValueError("packet is too long")
+        buffer, length = self._buffer, self._length
+        _srtp_ffi.memmove(buffer, data, size)
+        length[0] = size
+        status = _srtp_lib.srtp_unprotect(self._context, buffer, length)
+        if status != _SRTP_OK:
+            raise _srtp_error(status)
+        return _parse_rtp(self._view, length[0])
+
+    def protect(self, header: bytes, payload: bytes) -> bytes:
+        """The SRTP packet of the RTP packet `header` + `payload`."""
+        head = len(header)
+        size = head + len(payload)
+        if size > _SRTP_MAX_PACKET:
+            raise ValueError("packet is too long")
+        buffer, length = self._buffer, self._length
+        _srtp_ffi.memmove(buffer, header, head)
+        _srtp_ffi.memmove(buffer + head, payload, size - head)
+        length[0] = size
+        status = _srtp_lib.srtp_protect(self._context, buffer, length)
+        if status != _SRTP_OK:
+            raise _srtp_error(status)
+        return _srtp_ffi.unpack(buffer, length[0])
+
+
+_SRTP_OK = _srtp_lib.srtp_err_status_ok
+
+
+def _srtp_error(status: int) -> pylibsrtp.Error:
+    # What pylibsrtp raises for a libsrtp status (its ERRORS list is indexed by status).
+    errors = pylibsrtp.ERRORS
+    return pylibsrtp.Error(errors[status] if 0 <= status < len(errors) else f"libsrtp status {status}")
+
+
+class _RelayStreamStatistics(StreamStatistics):
+    """aiortc's receive statistics (what its RTCP receiver reports say), with `add` done in fewer steps.
+
+    The same arithmetic on the same attributes as `StreamStatistics.add` (checked at import), for the
+    relay's per-packet path: the 16-bit comparison is inlined.
+    """
+
+    def add(self, packet: RtpPacket) -> None:
+        seq = packet.sequence_number
+        max_seq = self.max_seq
+        self.packets_received += 1
+        if self.base_seq is None:
+            self.base_seq = seq
+        if max_seq is not None and not 0 < ((seq - max_seq) & 0xFFFF) < 0x8000:
+            return  # not newer than the newest (aiortc's uint16_gt)
+        arrival = int(time.time() * self._clockrate)
+        if max_seq is not None and seq < max_seq:
+            self.cycles += 1 << 16
+        self.max_seq = seq
+        timestamp = packet.timestamp
+        last_timestamp = self._last_timestamp
+        if timestamp != last_timestamp and self.packets_received > 1:
+            diff = abs((arrival - self._last_arrival) - (timestamp - last_timestamp))  # type: ignore[operator]
+            self._jitter_q4 += diff - ((self._jitter_q4 + 8) >> 4)
+        self._last_arrival = arrival
+        self._last_timestamp = timestamp
 
 
 def parse_rtp(data: bytes) -> RelayedPacket:
@@ -510,22 +644,27 @@ def parse_rtp(data: bytes) -> RelayedPacket:
 
     Raises ValueError for what is not RTP (the same checks as `RtpPacket.parse`).
     """
-    if len(data) < 12:
+    return _parse_rtp(data, len(data))
+
+
+def _parse_rtp(data: bytes | memoryview, size: int) -> RelayedPacket:
+    # `parse_rtp` of data[:size]; `data` may be a view of a larger buffer (`Srtp.unprotect_rtp`).
+    if size < 12:
         raise ValueError("RTP packet length is less than 12 bytes")
     first, m_pt, seq, timestamp, ssrc = _RTP_HEADER.unpack_from(data)
     if first >> 6 != 2:
         raise ValueError("RTP packet has invalid version")
     pos = 12 + 4 * (first & 0x0F)
     if first & 0x10:
-        if len(data) < pos + 4:
+        if size < pos + 4:
             raise ValueError("RTP packet has truncated extension profile / length")
         pos += 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3])
-    end = len(data)
+    end = size
     if first & 0x20:
-        end -= data[-1]
+        end -= data[size - 1]
     if pos > end:
         raise ValueError("RTP packet is truncated")
-    return RelayedPacket(m_pt & 0x7F, m_pt >> 7, seq, timestamp, ssrc, data[pos:end])
+    return RelayedPacket(m_pt & 0x7F, m_pt >> 7, seq, timestamp, ssrc, bytes(data[pos:end]))
 
 
 #: Takes a relayed packet (or an RTX-unwrapped `RtpPacket` from the slow path); what it returns is ignored.
@@ -536,7 +675,7 @@ class RtpLink:
     """Sends and receives SRTP on one `RTCDtlsTransport` without aiortc's per-packet coroutines and queues.
 
     Get it with `rtp_link(transport)`. Receiving: `route(ssrc, handler)` makes every later RTP packet of
-    `ssrc` go to `handler`, called in the socket's datagram callback. Sending: `send(plaintext)`.
+    `ssrc` go to `handler`, called in the socket's datagram callback. Sending: `send(header, payload)`.
     """
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
@@ -549,23 +688,29 @@ class RtpLink:
         self._transport: Any = None
         self._sock: Any = None
         self._addr: Any = None
+        self._tx: Srtp | None = None
 
     # sending
 
-    def send(self, packet: bytes) -> None:
+    def send(self, header: bytes, payload: bytes) -> None:
         """Encrypt and send one RTP packet now; `ConnectionError` when the transport is not connected."""
-        self.send_all((packet,))
+        self.send_all(((header, payload),))
 
-    def send_all(self, packets: Sequence[bytes]) -> None:
-        """Encrypt and send RTP packets now, back to back (a frame's packets leave in one go).
+    def send_all(self, packets: Sequence[tuple[bytes, bytes]]) -> None:
+        """Encrypt and send RTP packets, each given as (header, payload), now and back to back (a frame's
+        packets leave in one go).
 
         `ConnectionError` when the transport is not connected (nothing is sent then).
         """
         dtls = self._dtls
         if dtls._state is not DtlsState.CONNECTED:
             raise ConnectionError("Cannot send encrypted RTP, not connected")
-        protect = dtls._tx_srtp.protect
-        self._write([protect(packet) for packet in packets])
+        session = dtls._tx_srtp
+        tx = self._tx
+        if tx is None or tx.session is not session:
+            tx = self._tx = Srtp(session)
+        protect = tx.protect
+        self._write([protect(header, payload) for header, payload in packets])
 
     def send_rtcp(self, packet: bytes) -> None:
         """Encrypt and send one compound RTCP packet now; `ConnectionError` when not connected."""
@@ -637,6 +782,7 @@ class RtpLink:
         # The datagram socket, to read the datagrams already waiting behind the one asyncio read (asyncio
         # reads one per wake-up of the loop: a frame's packets would take a loop iteration each).
         sock = getattr(protocol.transport, "_sock", None)
+        rx: list[Srtp] = []  # the `Srtp` of the transport's receiving session, once there is one
 
         def dispatch(data: bytes, addr: tuple[Any, ...]) -> None:
             # RTP: first byte 128-191 (RFC 7983) and not RTCP (second byte 192-223); its SSRC is in clear.
@@ -650,8 +796,11 @@ class RtpLink:
                 if handler is not None:
                     dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
                     dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
+                    session = dtls._rx_srtp
+                    if not rx or rx[0].session is not session:
+                        rx[:] = [Srtp(session)]
                     try:
-                        packet = parse_rtp(dtls._rx_srtp.unprotect(data))
+                        packet = rx[0].unprotect_rtp(data)
                     except (pylibsrtp.Error, ValueError):
                         return  # not authentic, replayed, or not RTP: dropped, as aiortc does
                     try:
@@ -703,6 +852,10 @@ def rtp_link(dtls: RTCDtlsTransport) -> RtpLink:
     return link
 
 
+#: How stale aiortc's "last packet from this source" time (RTCRtpSynchronizationSource.timestamp) may be.
+ACTIVE_SSRC_RESOLUTION_S = 0.1
+
+
 class NackGeneratorLike(Protocol):
     """What `relay_receiver` needs to request retransmissions (`media.forwarding.NackTracker`)."""
 
@@ -724,6 +877,7 @@ def relay_receiver(receiver: RTCRtpReceiver, handler: RtpHandler, nacks: NackGen
     rtx_ssrcs: dict[int, int] = receiver._RTCRtpReceiver__rtx_ssrc  # type: ignore[attr-defined]
     active: dict[int, Any] = receiver._RTCRtpReceiver__active_ssrc  # type: ignore[attr-defined]
     link = rtp_link(receiver.transport)
+    noted: dict[int, float] = {}  # SSRC -> when its entry in `active` was last written (monotonic)
 
     def send_nacks(ssrc: int) -> None:
         assert nacks is not None
@@ -745,10 +899,15 @@ def relay_receiver(receiver: RTCRtpReceiver, handler: RtpHandler, nacks: NackGen
             return
         stats = streams.get(packet.ssrc)
         if stats is None:
-            stats = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+            stats = streams[packet.ssrc] = _RelayStreamStatistics(codec.clockRate)
         stats.add(packet)  # type: ignore[arg-type]
         if packet.marker:
-            active[packet.ssrc] = clock.current_datetime()
+            # aiortc notes when each source last ended a frame (getSynchronizationSources, which keeps the
+            # last 10 s): here at most every ACTIVE_SSRC_RESOLUTION_S, as reading the UTC time is dear.
+            now = time.monotonic()
+            if now - noted.get(packet.ssrc, -ACTIVE_SSRC_RESOLUTION_S) >= ACTIVE_SSRC_RESOLUTION_S:
+                noted[packet.ssrc] = now
+                active[packet.ssrc] = clock.current_datetime()
         if nacks is not None and nacks.add(packet.sequence_number):
             send_nacks(packet.ssrc)
         handler(packet)
@@ -808,8 +967,8 @@ class RtpWriter:
         self._sequence = random.getrandbits(16)
         self._rtx_sequence = random.getrandbits(16)
         self._origin = random.getrandbits(32)
-        #: seq % RTP_HISTORY_SIZE -> (seq, packet bytes, header length), to answer NACKs.
-        self._history: list[tuple[int, bytes, int] | None] = [None] * RTP_HISTORY_SIZE
+        #: seq % RTP_HISTORY_SIZE -> (seq, header, payload) of a packet sent, to answer NACKs.
+        self._history: list[tuple[int, bytes, bytes] | None] = [None] * RTP_HISTORY_SIZE
         self.packets = 0
         self.octets = 0
 
@@ -849,7 +1008,6 @@ class RtpWriter:
         ntp_time = ntp_now()
         extension = self._header_extension(ntp_time)
         first = 0x90 if extension else 0x80
-        header_length = 12 + len(extension)
         rtp_timestamp = (self._origin + timestamp) & 0xFFFFFFFF
         seq = self._sequence
         ssrc = self._ssrc
@@ -861,13 +1019,13 @@ class RtpWriter:
         for index, payload in enumerate(payloads):
             m_pt = payload_type | 0x80 if index == last else payload_type
             packets.append(
-                b"".join((pack(first, m_pt, (seq + index) & 0xFFFF, rtp_timestamp, ssrc), extension, payload))
+                (pack(first, m_pt, (seq + index) & 0xFFFF, rtp_timestamp, ssrc) + extension, payload)
             )
             octets += len(payload)
         self._link.send_all(packets)
         history = self._history
-        for packet in packets:
-            history[seq % RTP_HISTORY_SIZE] = (seq, packet, header_length)
+        for header, payload in packets:
+            history[seq % RTP_HISTORY_SIZE] = (seq, header, payload)
             seq = (seq + 1) & 0xFFFF
         self._sequence = seq
         self.packets += len(payloads)
@@ -884,16 +1042,16 @@ class RtpWriter:
         entry = self._history[sequence_number % RTP_HISTORY_SIZE]
         if entry is None or entry[0] != sequence_number:
             return
-        _, packet, header_length = entry
+        _, header, payload = entry
         if self._rtx_payload_type is not None:
-            header = bytearray(packet[:header_length])
-            header[1] = (header[1] & 0x80) | self._rtx_payload_type
-            header[2:4] = _RTX_OSN.pack(self._rtx_sequence)
-            header[8:12] = self._rtx_ssrc.to_bytes(4, "big")
+            rtx = bytearray(header)
+            rtx[1] = (rtx[1] & 0x80) | self._rtx_payload_type
+            rtx[2:4] = _RTX_OSN.pack(self._rtx_sequence)
+            rtx[8:12] = self._rtx_ssrc.to_bytes(4, "big")
             self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
-            packet = bytes(header) + _RTX_OSN.pack(sequence_number) + packet[header_length:]
+            header, payload = bytes(rtx), _RTX_OSN.pack(sequence_number) + payload
         try:
-            self._link.send(packet)
+            self._link.send(header, payload)
         except ConnectionError:
             pass
 

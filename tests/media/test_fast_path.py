@@ -8,13 +8,16 @@ import os
 from collections.abc import Sequence
 
 import av
+import pylibsrtp
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from pylibsrtp import Policy, Session
 
 from media import aiortc_internals
-from media.aiortc_internals import RtpWriter, parse_rtp
+from media.aiortc_internals import RtpWriter, Srtp, parse_rtp
 from media.forwarding import CodecInfo, EncodedFrame, FrameAssembler, NackTracker, depayload, is_keyframe
 from media.ice import create_peer_connection, prepare_gathering
 
@@ -57,6 +60,83 @@ def test_parse_rtp_reads_what_aiortc_writes() -> None:
     for bad in (b"\x80" * 5, b"\x40" + bytes(20), b"\xb0" + bytes(11) + b"\xbe\xde\x00\x09"):
         with pytest.raises(ValueError):
             parse_rtp(bad)
+
+
+def _srtp_pair(profile: int, key_length: int) -> tuple[Session, Session]:
+    key = os.urandom(key_length)
+    return (
+        Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile)),
+        Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=profile)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("profile", "key_length"),
+    [(Policy.SRTP_PROFILE_AES128_CM_SHA1_80, 30), (Policy.SRTP_PROFILE_AEAD_AES_128_GCM, 28)],
+)
+def test_srtp_called_directly_speaks_what_pylibsrtp_speaks(profile: int, key_length: int) -> None:
+    # Protected by `Srtp`, unprotected by pylibsrtp, and the other way round; refusals as pylibsrtp's.
+    tx, rx = _srtp_pair(profile, key_length)
+    extensions = HeaderExtensionsMap()
+    packets = []
+    for seq in range(5):
+        packet = RtpPacket(payload_type=96, marker=seq % 2, sequence_number=seq, timestamp=90 * seq, ssrc=77)
+        packet.payload = os.urandom(1100 - seq)
+        packet.padding_size = 4 * (seq % 2)
+        packets.append(packet.serialize(extensions))
+    fast_tx = Srtp(tx)
+    for data in packets[:3]:
+        header, payload = data[:12], data[12:]
+        assert rx.unprotect(fast_tx.protect(header, payload)) == data
+    other_tx, other_rx = _srtp_pair(profile, key_length)
+    fast_rx = Srtp(other_rx)
+    for data in packets:
+        relayed, expected = fast_rx.unprotect_rtp(other_tx.protect(data)), parse_rtp(data)
+        assert (relayed.payload_type, relayed.marker, relayed.sequence_number, relayed.timestamp) == (
+            expected.payload_type,
+            expected.marker,
+            expected.sequence_number,
+            expected.timestamp,
+        )
+        assert relayed.ssrc == 77 and relayed.payload == expected.payload and type(relayed.payload) is bytes
+    again = other_tx.protect(with_sequence_number(packets[0], seq=9))
+    tampered = bytearray(again)
+    tampered[20] ^= 1
+    with pytest.raises(pylibsrtp.Error):
+        fast_rx.unprotect_rtp(bytes(tampered))
+    fast_rx.unprotect_rtp(again)
+    with pytest.raises(pylibsrtp.Error):
+        fast_rx.unprotect_rtp(again)  # replayed
+    with pytest.raises(ValueError):
+        fast_rx.unprotect_rtp(bytes(1501))
+    with pytest.raises(ValueError):
+        fast_tx.protect(packets[0][:12], bytes(1489))
+
+
+def with_sequence_number(data: bytes, *, seq: int) -> bytes:
+    """`data` with sequence number `seq`."""
+    return data[:2] + seq.to_bytes(2, "big") + data[4:]
+
+
+def test_the_relay_statistics_count_what_aiortc_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In order, reordered, duplicated and across the wrap-around: the receiver-report figures agree.
+    now = [1000.0]
+    monkeypatch.setattr("time.time", lambda: now[0])
+    ours, aiortcs = aiortc_internals._RelayStreamStatistics(90000), StreamStatistics(90000)
+    order = [65530, 65531, 65533, 65532, 65533, 65534, 65535, 0, 2, 1, 3, 40, 39, 41]
+    for index, seq in enumerate(order):
+        now[0] += 0.011 + 0.003 * (index % 3)
+        packet = aiortc_internals.RelayedPacket(96, 0, seq, 3000 * (index // 2), 5, b"x")
+        ours.add(packet)  # type: ignore[arg-type]
+        aiortcs.add(packet)  # type: ignore[arg-type]
+        assert (ours.max_seq, ours.cycles, ours.jitter, ours.packets_received, ours.packets_lost) == (
+            aiortcs.max_seq,
+            aiortcs.cycles,
+            aiortcs.jitter,
+            aiortcs.packets_received,
+            aiortcs.packets_lost,
+        )
+    assert ours.cycles == 1 << 16 and ours.jitter > 0 and ours.fraction_lost == aiortcs.fraction_lost
 
 
 def test_a_frame_from_relayed_packets_is_depayloaded_only_when_asked() -> None:
@@ -131,12 +211,12 @@ async def test_a_lost_packet_comes_back_by_nack_and_rtx_and_its_frame_is_whole()
         await wait_for(lambda: subscriber.connectionState == "connected")
         writer = writers[0]
         link_send_all = writer._link.send_all
-        dropped: list[bytes] = []
+        dropped: list[tuple[bytes, bytes]] = []
 
-        def lossy_send_all(packets: Sequence[bytes]) -> None:
+        def lossy_send_all(packets: Sequence[tuple[bytes, bytes]]) -> None:
             kept = []
             for packet in packets:
-                if not dropped and len(frames) == 2 and parse_rtp(packet).marker == 0:
+                if not dropped and len(frames) == 2 and parse_rtp(b"".join(packet)).marker == 0:
                     dropped.append(packet)  # the network loses the first packet of the third frame
                     continue
                 kept.append(packet)
@@ -163,12 +243,12 @@ async def test_a_lost_packet_comes_back_by_nack_and_rtx_and_its_frame_is_whole()
         now = (aiortc_internals.ntp_now() >> 14) & 0xFFFFFF
         sent = [entry for entry in writer._history if entry is not None]
         assert len(sent) == writer.packets
-        for _, data, header_length in sent:
-            packet = RtpPacket.parse(data, writer._extensions)
+        for _, header, payload in sent:
+            packet = RtpPacket.parse(header + payload, writer._extensions)
             assert packet.extensions.mid == writer._mid is not None
             assert packet.extensions.abs_send_time is not None
             assert (now - packet.extensions.abs_send_time) % (1 << 24) < 1 << 18  # within a second
-            assert data[header_length:] == packet.payload
+            assert payload == packet.payload
     finally:
         await publisher.close()
         await subscriber.close()
@@ -179,4 +259,18 @@ def test_the_check_notices_a_changed_fast_path_name(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(RTCRtpSender, "_retransmit", renamed)
     with pytest.raises(aiortc_internals.AiortcInternalsError, match="_retransmit"):
+        aiortc_internals.check()
+
+
+def test_the_check_notices_another_pylibsrtp_or_changed_statistics(monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as patched:
+        patched.setattr(pylibsrtp, "__version__", "1.1.0")
+        with pytest.raises(aiortc_internals.AiortcInternalsError, match=r"pylibsrtp 1\.1\.0"):
+            aiortc_internals.check()
+
+    def add(self: StreamStatistics, packet: RtpPacket) -> None:
+        self.packets_received += 1
+
+    monkeypatch.setattr(StreamStatistics, "add", add)
+    with pytest.raises(aiortc_internals.AiortcInternalsError, match=r"StreamStatistics\.add"):
         aiortc_internals.check()

@@ -245,3 +245,29 @@ def test_vp8_descriptor_length_skips_what_aiortc_skips() -> None:
     truncated = bytes(VpxPayloadDescriptor(partition_start=1, partition_id=0, picture_id=300, tl0picidx=1))
     for cut in range(len(truncated)):
         assert vp8_descriptor_length(truncated[:cut]) == -1
+
+
+def test_a_duplicate_or_reordered_packet_inside_a_frame_and_in_order_frames_after_it() -> None:
+    sink = Sink()
+    sink.feed(rtp(9, 0, DELTA, marker=True))
+    first = frame_packets(10, 3000, KEY, parts=4)
+    sink.feed(first[0], first[1], first[1], first[3], first[2])  # a duplicate, then the last two swapped
+    second, third = frame_packets(14, 6000, DELTA), frame_packets(17, 9000, DELTA)
+    sink.feed(*second, *third)
+    assert [f.timestamp for f in sink.frames] == [0, 3000, 6000]
+    assert sink.frames[0].data == KEY + b"\x01" * 4 + b"\x02" * 4 + b"\x03" * 4
+    assert sink.frames[1].data == DELTA + b"\x01" * 4 + b"\x02" * 4 and sink.keyframe_wanted == 0
+
+
+def test_a_frame_that_never_ends_is_given_up_within_the_capacity() -> None:
+    frames: list[EncodedFrame] = []
+    wanted: list[None] = []
+    assembler = FrameAssembler(VP8, frames.append, lambda: wanted.append(None), capacity=8)
+    assembler.add(rtp(9, 0, DELTA, marker=True))
+    for seq in range(10, 30):  # twenty packets of one frame, and its marker never comes
+        assembler.add(rtp(seq, 3000, KEY if seq == 10 else b"part"))
+    assert frames == [] and assembler.frames_lost == 1 and wanted
+    assembler.add(rtp(30, 3000, b"end", marker=True))  # the stream joins again at this boundary
+    for packet in frame_packets(31, 6000, KEY):
+        assembler.add(packet)
+    assert [f.keyframe for f in frames] == [True]
