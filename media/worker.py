@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import gc
 import hmac
 import json
 import logging
@@ -242,6 +243,7 @@ class WorkerHost:
             for key, value in vars(room.stats()).items():
                 totals[key] = totals.get(key, 0) + value
         totals.update(self.gc_pauses.counters())
+        totals["gc_frozen"] = gc.get_freeze_count()
         return totals
 
     def load(self) -> dict[str, Any]:
@@ -400,6 +402,11 @@ async def serve(settings: MediaSettings, host: str, port: int, token: str) -> No
         stop.set()
 
     watcher = loop.create_task(watch_stdin(), name="media worker stdin")
+    # What the worker imported and set up lives as long as the process: keep it out of the collector's full
+    # passes, which stall every stream of the worker while they run (media/gc_pauses.py counts them). Only
+    # these start-up objects are frozen; what calls create later is collected as usual.
+    gc.collect()
+    gc.freeze()
     print(json.dumps({"ready": True, "port": bound_port, "pid": os.getpid()}), flush=True)
     logger.info("media worker %s listening on %s:%s", os.getpid(), host, bound_port)
     try:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from media.client import WorkerClient
 from media.errors import InvalidSdp, UnknownParticipant
 from media.pool import MediaPool
 from media.settings import MediaSettings
@@ -88,3 +89,17 @@ async def test_a_call_through_a_pool_of_two_workers() -> None:
         await pool.close()
     assert not [pid for pid in pids if alive(pid)], "worker processes outlived the pool"
     assert pool.worker_pids == []
+
+
+async def test_a_worker_keeps_its_start_up_objects_out_of_full_collections() -> None:
+    # Full collections stall every stream of a worker; what it imported at start-up is not walked by them.
+    pool = MediaPool(MediaSettings(host_addresses=("127.0.0.1",), workers=1))
+    await pool.start()
+    client = WorkerClient(pool.endpoints()[0][1], pool.rpc_token)
+    try:
+        await client.connect()
+        stats = await client.call("stats")
+        assert stats["gc_frozen"] > 50_000 and stats["rooms"] == 0
+    finally:
+        await client.close()
+        await pool.close()
