@@ -557,34 +557,30 @@ _SRTP_MAX_TRAILER = 16 + 128
 class Srtp:
     """Protects and unprotects (and parses) RTP with a pylibsrtp `Session`'s libsrtp context, called directly.
 
-    The same context and the same checks as `Session.protect` and `Session.unprotect`, minus what those
-    allocate per packet (a length cell, a slice of the session's buffer): the relay protects and unprotects
-    every packet it forwards, and that wrapper cost about a microsecond of Python per call. A packet to
-    protect is given as its header and payload, copied once, straight into the buffer libsrtp works on.
-    Errors are pylibsrtp's: `pylibsrtp.Error` from libsrtp, ValueError for a packet that is too long.
+    Get it with `srtp_of(session)` (one per session, which keeps the context alive). The same context and
+    the same checks as `Session.protect` and `Session.unprotect`, minus what those allocate per packet (a
+    length cell, a slice of the session's buffer): the relay protects and unprotects every packet it
+    forwards, and that wrapper cost about a microsecond of Python per call. A packet to protect is given as
+    its header and payload, copied once, straight into the buffer libsrtp works on. Errors are pylibsrtp's:
+    `pylibsrtp.Error` from libsrtp, ValueError for a packet that is too long.
     """
 
-    __slots__ = ("_buffer", "_context", "_length", "_view", "session")
+    __slots__ = ("_buffer", "_context", "_length", "_view")
 
     def __init__(self, session: pylibsrtp.Session) -> None:
-        self.session = session  # keeps the context alive
         self._context = session._srtp[0]
         self._buffer = _srtp_ffi.new("char[]", _SRTP_MAX_PACKET + _SRTP_MAX_TRAILER)
         self._view = memoryview(_srtp_ffi.buffer(self._buffer))
         self._length = _srtp_ffi.new("int *")
 
     def unprotect_rtp(self, data: bytes) -> RelayedPacket:
-        """`parse_rtp(self.unprotect(data))`, parsed where libsrtp left it (the payload is copied once)."""
+        """The RTP packet inside SRTP packet `data` (authentic, not replayed), parsed as `parse_rtp` does, where
+        libsrtp left it (its payload is copied once)."""
         size = len(data)
         if size > _SRTP_MAX_PACKET:
             raise ValueError("packet is too long")
-        buffer, length = self._buffer, self._length
-        _srtp_ffi.memmove(buffer, data, size)
-        length[0] = size
-        status = _srtp_lib.srtp_unprotect(self._context, buffer, length)
-        if status != _SRTP_OK:
-            raise _srtp_error(status)
-        return _parse_rtp(self._view, length[0])
+        _srtp_ffi.memmove(self._buffer, data, size)
+        return _parse_rtp(self._view, self._process(_srtp_lib.srtp_unprotect, size))
 
     def protect(self, header: bytes, payload: bytes) -> bytes:
         """The SRTP packet of the RTP packet `header` + `payload`."""
@@ -592,14 +588,28 @@ class Srtp:
         size = head + len(payload)
         if size > _SRTP_MAX_PACKET:
             raise ValueError("packet is too long")
-        buffer, length = self._buffer, self._length
+        buffer = self._buffer
         _srtp_ffi.memmove(buffer, header, head)
         _srtp_ffi.memmove(buffer + head, payload, size - head)
+        return _srtp_ffi.unpack(buffer, self._process(_srtp_lib.srtp_protect, size))
+
+    def _process(self, function: Callable[[Any, Any, Any], int], size: int) -> int:
+        # Run libsrtp on the `size` bytes in the buffer; the length of what it left there.
+        length = self._length
         length[0] = size
-        status = _srtp_lib.srtp_protect(self._context, buffer, length)
+        status = function(self._context, self._buffer, length)
         if status != _SRTP_OK:
             raise _srtp_error(status)
-        return _srtp_ffi.unpack(buffer, length[0])
+        return int(length[0])
+
+
+def srtp_of(session: pylibsrtp.Session) -> Srtp:
+    """The `Srtp` of a pylibsrtp session (one per session, as `rtp_link` is one per transport)."""
+    srtp: Srtp | None = getattr(session, "_jiayi_srtp", None)
+    if srtp is None:
+        srtp = Srtp(session)
+        session._jiayi_srtp = srtp  # type: ignore[attr-defined]
+    return srtp
 
 
 _SRTP_OK = _srtp_lib.srtp_err_status_ok
@@ -688,7 +698,6 @@ class RtpLink:
         self._transport: Any = None
         self._sock: Any = None
         self._addr: Any = None
-        self._tx: Srtp | None = None
 
     # sending
 
@@ -705,11 +714,7 @@ class RtpLink:
         dtls = self._dtls
         if dtls._state is not DtlsState.CONNECTED:
             raise ConnectionError("Cannot send encrypted RTP, not connected")
-        session = dtls._tx_srtp
-        tx = self._tx
-        if tx is None or tx.session is not session:
-            tx = self._tx = Srtp(session)
-        protect = tx.protect
+        protect = srtp_of(dtls._tx_srtp).protect
         self._write([protect(header, payload) for header, payload in packets])
 
     def send_rtcp(self, packet: bytes) -> None:
@@ -782,7 +787,6 @@ class RtpLink:
         # The datagram socket, to read the datagrams already waiting behind the one asyncio read (asyncio
         # reads one per wake-up of the loop: a frame's packets would take a loop iteration each).
         sock = getattr(protocol.transport, "_sock", None)
-        rx: list[Srtp] = []  # the `Srtp` of the transport's receiving session, once there is one
 
         def dispatch(data: bytes, addr: tuple[Any, ...]) -> None:
             # RTP: first byte 128-191 (RFC 7983) and not RTCP (second byte 192-223); its SSRC is in clear.
@@ -796,11 +800,8 @@ class RtpLink:
                 if handler is not None:
                     dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
                     dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
-                    session = dtls._rx_srtp
-                    if not rx or rx[0].session is not session:
-                        rx[:] = [Srtp(session)]
                     try:
-                        packet = rx[0].unprotect_rtp(data)
+                        packet = srtp_of(dtls._rx_srtp).unprotect_rtp(data)
                     except (pylibsrtp.Error, ValueError):
                         return  # not authentic, replayed, or not RTP: dropped, as aiortc does
                     try:

@@ -236,22 +236,18 @@ class NackTracker:
         self._seq = _Unwrapper(16)
         self._max: int | None = None
         self._missing: collections.OrderedDict[int, None] = collections.OrderedDict()
-        #: The sequence number that follows the newest one (-1 before the first packet).
-        self._expected = -1
 
     def add(self, sequence_number: int) -> bool:
         """Note a received packet; True when it revealed newly missing packets (a NACK is due)."""
-        if sequence_number == self._expected and not self._missing:
+        newest = self._max
+        if newest is not None and sequence_number == (newest + 1) & 0xFFFF and not self._missing:
             # The next packet in order with nothing missing (the common case): only the newest moves on.
-            assert self._max is not None
-            self._max += 1
-            self._seq.advance(self._max)
-            self._expected = (sequence_number + 1) & 0xFFFF
+            self._max = newest + 1
+            self._seq.advance(newest + 1)
             return False
         extended = self._seq.unwrap(sequence_number)
         if self._max is None:
             self._max = extended
-            self._expected = (extended + 1) & 0xFFFF
             return False
         missing = self._missing
         if extended <= self._max:
@@ -262,7 +258,6 @@ class NackTracker:
             missing[seq] = None
         missed = extended > self._max + 1
         self._max = extended
-        self._expected = (extended + 1) & 0xFFFF
         while missing and next(iter(missing)) < oldest:
             missing.popitem(last=False)
         return missed
