@@ -15,11 +15,13 @@ help:
 	@echo "make bench  - benchmarks, with their baselines"
 	@echo "make lint   - ruff and mypy"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py media/fastpath.pyx
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed"; exit 1; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV) || { \
 		echo "venv is missing: installing python3-venv"; $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	@command -v gcc >/dev/null 2>&1 || { echo "installing gcc through apt (media/fastpath.pyx is compiled)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc >/dev/null; }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@

@@ -36,10 +36,12 @@ The points, and why each is needed:
   directly when present, unless asyncio's ``_buffer`` holds datagrams; ``_nominated`` is kept, so it must
   stay the same dict); the
   sender's ``_ssrc``, ``_rtx_ssrc``, ``__started``, ``_retransmit`` and the counters its RTCP sender reports
-  read; ``StreamStatistics``' attributes (`_RelayStreamStatistics.add` does its arithmetic in fewer steps);
+  read; ``StreamStatistics``' attributes (`RelayStreamStatistics` keeps them in C, same arithmetic);
   and pylibsrtp's ``Session._srtp`` context with its binding's ``srtp_protect`` and ``srtp_unprotect``
   (`Srtp` calls them directly, without pylibsrtp's per-call allocations). aioice's and pylibsrtp's versions
-  are pinned too.
+  are pinned too. The per-packet part of this section is compiled (media/fastpath.pyx, with the same
+  names re-exported here): it uses the names listed here and nothing else, and a build made from another
+  fastpath.pyx than the one beside it is refused at import (`check_fastpath_build`).
 
 The pinned aiortc version is checked, then every name and the code path that uses it (by reading aiortc's
 source: that the receiver really hands ``packet`` to ``self.__jitter_buffer.add``, and so on). Any mismatch
@@ -49,13 +51,13 @@ garbage. `tests/media/test_aiortc_internals.py` runs the same checks.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
-import random
 import struct
-import time
 from asyncio import selector_events as _asyncio_selector_events
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import aioice
@@ -68,13 +70,11 @@ from aiortc import rtcdtlstransport as _rtcdtlstransport
 from aiortc import rtcpeerconnection as _rtcpeerconnection
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import RTCDtlsTransport
-from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpSendParameters
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import (
     RTCP_RTPFB_NACK,
-    RTP_HISTORY_SIZE,
     HeaderExtensions,
     HeaderExtensionsMap,
     RtcpRtpfbPacket,
@@ -84,8 +84,16 @@ from aiortc.rtp import (
 from pylibsrtp._binding import ffi as _srtp_ffi
 from pylibsrtp._binding import lib as _srtp_lib
 
+try:
+    from media import fastpath
+except ImportError as err:  # pragma: no cover - a checkout nobody built
+    raise ImportError(
+        "media/fastpath.pyx is not built: run `make` (or `pip install -e .`), which compiles it"
+    ) from err
+
 logger = logging.getLogger(__name__)
 
+_FASTPATH_SOURCE = Path(__file__).with_name("fastpath.pyx")
 #: The aiortc version whose internals this module was written and checked against (pyproject pins it).
 PINNED_AIORTC_VERSION = "1.16.0"
 #: The same for aioice, whose data path the forwarding fast path hooks.
@@ -129,8 +137,24 @@ def _require_parameters(func: Callable[..., Any], where: str, expected: Sequence
         )
 
 
+def check_fastpath_build(source: Path = _FASTPATH_SOURCE) -> None:
+    """Raise `AiortcInternalsError` if media.fastpath was built from another fastpath.pyx than `source`.
+
+    (An installed package has no source beside it: nothing to compare then.)
+    """
+    if not source.exists():
+        return
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    if fastpath.SOURCE_SHA256 != digest:
+        raise AiortcInternalsError(
+            f"media.fastpath was built from another {source.name} than the one in {source.parent}: "
+            "rebuild it (`make`, or `pip install -e .`)"
+        )
+
+
 def check() -> None:
     """Raise `AiortcInternalsError` unless every private name used by the relay exists with the expected shape."""
+    check_fastpath_build()
     if aiortc.__version__ != PINNED_AIORTC_VERSION:
         raise AiortcInternalsError(
             f"Jiayi's relay is written against aiortc {PINNED_AIORTC_VERSION}, but aiortc "
@@ -338,7 +362,7 @@ def check() -> None:
     for name in ("srtp_protect", "srtp_unprotect", "srtp_err_status_ok"):
         if not hasattr(_srtp_lib, name):
             raise AiortcInternalsError(f"pylibsrtp {pylibsrtp.__version__}: its binding has no {name}")
-    # `_RelayStreamStatistics.add` does what `StreamStatistics.add` does, on the same attributes.
+    # `RelayStreamStatistics.add` does what `StreamStatistics.add` does, on the same attributes.
     _require_snippets(
         StreamStatistics.add,
         "StreamStatistics.add",
@@ -515,322 +539,36 @@ def _gatherer_for(connection: Connection, addresses: list[str]) -> Callable[[], 
 #   keeps the sender's RTCP sender-report counters, and answers NACKs from its own history.
 
 
-class RelayedPacket:
-    """The fixed RTP header fields and payload of one relayed packet (what `RtpPacket` has, minus extensions).
-
-    Its attribute names are `RtpPacket`'s, so aiortc's `StreamStatistics` and the frame assembler take either.
-    """
-
-    __slots__ = ("marker", "payload", "payload_type", "sequence_number", "ssrc", "timestamp")
-
-    def __init__(
-        self, payload_type: int, marker: int, sequence_number: int, timestamp: int, ssrc: int, payload: bytes
-    ) -> None:
-        self.payload_type = payload_type
-        self.marker = marker
-        self.sequence_number = sequence_number
-        self.timestamp = timestamp
-        self.ssrc = ssrc
-        self.payload = payload
-
-
-_RTP_HEADER = struct.Struct("!BBHLL")
-#: A placeholder abs-send-time value, replaced in each frame's header extension.
-_ABS_SEND_TIME_MARK = 0xA5C3E1
-#: Seconds from the NTP epoch (1900) to the Unix epoch (1970).
-_NTP_UNIX_OFFSET_S = 2_208_988_800
-
-
-def ntp_now() -> int:
-    """The current time as a 64-bit NTP timestamp (what `aiortc.clock.current_ntp_time` returns, cheaper)."""
-    seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
-    return ((seconds + _NTP_UNIX_OFFSET_S) << 32) | ((nanoseconds << 32) // 1_000_000_000)
-
-
+# The per-packet code is compiled (media/fastpath.pyx, whose docstring says why); its names are this
+# module's, as they were when it was Python.
+RelayedPacket = fastpath.RelayedPacket
+Srtp = fastpath.Srtp
+RtpLink = fastpath.RtpLink
+RtpWriter = fastpath.RtpWriter
+parse_rtp = fastpath.parse_rtp
+ntp_now = fastpath.ntp_now
+#: aiortc's receive statistics with `add` in C (the same attributes and arithmetic, checked at import).
+RelayStreamStatistics = fastpath.StreamStatistics
+ACTIVE_SSRC_RESOLUTION_S = fastpath.ACTIVE_SSRC_RESOLUTION_S
+_DRAIN_DATAGRAMS = fastpath.DRAIN_DATAGRAMS
+_ABS_SEND_TIME_MARK = fastpath.ABS_SEND_TIME_MARK
 _RTX_OSN = struct.Struct("!H")
-#: The largest SRTP packet `Srtp` takes, as pylibsrtp (longer ones are refused with ValueError).
-_SRTP_MAX_PACKET = 1500
-#: Room for the authentication tag and MKI that protecting appends (pylibsrtp's SRTP_MAX_TRAILER_LEN).
-_SRTP_MAX_TRAILER = 16 + 128
-
-
-class Srtp:
-    """Protects and unprotects (and parses) RTP with a pylibsrtp `Session`'s libsrtp context, called directly.
-
-    Get it with `srtp_of(session)` (one per session, which keeps the context alive). The same context and
-    the same checks as `Session.protect` and `Session.unprotect`, minus what those allocate per packet (a
-    length cell, a slice of the session's buffer): the relay protects and unprotects every packet it
-    forwards, and that wrapper cost about a microsecond of Python per call. A packet to protect is given as
-    its header and payload, copied once, straight into the buffer libsrtp works on. Errors are pylibsrtp's:
-    `pylibsrtp.Error` from libsrtp, ValueError for a packet that is too long.
-    """
-
-    __slots__ = ("_buffer", "_context", "_length", "_view")
-
-    def __init__(self, session: pylibsrtp.Session) -> None:
-        self._context = session._srtp[0]
-        self._buffer = _srtp_ffi.new("char[]", _SRTP_MAX_PACKET + _SRTP_MAX_TRAILER)
-        self._view = memoryview(_srtp_ffi.buffer(self._buffer))
-        self._length = _srtp_ffi.new("int *")
-
-    def unprotect_rtp(self, data: bytes) -> RelayedPacket:
-        """The RTP packet inside SRTP packet `data` (authentic, not replayed), parsed as `parse_rtp` does, where
-        libsrtp left it (its payload is copied once)."""
-        size = len(data)
-        if size > _SRTP_MAX_PACKET:
-            raise ValueError("packet is too long")
-        _srtp_ffi.memmove(self._buffer, data, size)
-        return _parse_rtp(self._view, self._process(_srtp_lib.srtp_unprotect, size))
-
-    def protect(self, header: bytes, payload: bytes) -> bytes:
-        """The SRTP packet of the RTP packet `header` + `payload`."""
-        head = len(header)
-        size = head + len(payload)
-        if size > _SRTP_MAX_PACKET:
-            raise ValueError("packet is too long")
-        buffer = self._buffer
-        _srtp_ffi.memmove(buffer, header, head)
-        _srtp_ffi.memmove(buffer + head, payload, size - head)
-        return _srtp_ffi.unpack(buffer, self._process(_srtp_lib.srtp_protect, size))
-
-    def _process(self, function: Callable[[Any, Any, Any], int], size: int) -> int:
-        # Run libsrtp on the `size` bytes in the buffer; the length of what it left there.
-        length = self._length
-        length[0] = size
-        status = function(self._context, self._buffer, length)
-        if status != _SRTP_OK:
-            raise _srtp_error(status)
-        return int(length[0])
+# Where libsrtp's calls are, in pylibsrtp's binding (the same libsrtp as its sessions').
+_SRTP_PROTECT = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_protect")))
+_SRTP_UNPROTECT = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_unprotect")))
 
 
 def srtp_of(session: pylibsrtp.Session) -> Srtp:
-    """The `Srtp` of a pylibsrtp session (one per session, as `rtp_link` is one per transport)."""
+    """The `Srtp` of a pylibsrtp session (one per session, as `rtp_link` is one per transport).
+
+    It shares the session's libsrtp context, so aiortc's own path and the fast path keep one replay window
+    and rollover counter. Never make a second libsrtp session for the same keys.
+    """
     srtp: Srtp | None = getattr(session, "_jiayi_srtp", None)
     if srtp is None:
-        srtp = Srtp(session)
+        srtp = Srtp(session, _SRTP_PROTECT, _SRTP_UNPROTECT)
         session._jiayi_srtp = srtp  # type: ignore[attr-defined]
     return srtp
-
-
-_SRTP_OK = _srtp_lib.srtp_err_status_ok
-
-
-def _srtp_error(status: int) -> pylibsrtp.Error:
-    # What pylibsrtp raises for a libsrtp status (its ERRORS list is indexed by status).
-    errors = pylibsrtp.ERRORS
-    return pylibsrtp.Error(errors[status] if 0 <= status < len(errors) else f"libsrtp status {status}")
-
-
-class _RelayStreamStatistics(StreamStatistics):
-    """aiortc's receive statistics (what its RTCP receiver reports say), with `add` done in fewer steps.
-
-    The same arithmetic on the same attributes as `StreamStatistics.add` (checked at import), for the
-    relay's per-packet path: the 16-bit comparison is inlined.
-    """
-
-    def add(self, packet: RtpPacket) -> None:
-        seq = packet.sequence_number
-        max_seq = self.max_seq
-        self.packets_received += 1
-        if self.base_seq is None:
-            self.base_seq = seq
-        if max_seq is not None and not 0 < ((seq - max_seq) & 0xFFFF) < 0x8000:
-            return  # not newer than the newest (aiortc's uint16_gt)
-        arrival = int(time.time() * self._clockrate)
-        if max_seq is not None and seq < max_seq:
-            self.cycles += 1 << 16
-        self.max_seq = seq
-        timestamp = packet.timestamp
-        last_timestamp = self._last_timestamp
-        if timestamp != last_timestamp and self.packets_received > 1:
-            diff = abs((arrival - self._last_arrival) - (timestamp - last_timestamp))  # type: ignore[operator]
-            self._jitter_q4 += diff - ((self._jitter_q4 + 8) >> 4)
-        self._last_arrival = arrival
-        self._last_timestamp = timestamp
-
-
-def parse_rtp(data: bytes) -> RelayedPacket:
-    """Parse an RTP packet's fixed header, skip its CSRCs and header extension, strip its padding.
-
-    Raises ValueError for what is not RTP (the same checks as `RtpPacket.parse`).
-    """
-    return _parse_rtp(data, len(data))
-
-
-def _parse_rtp(data: bytes | memoryview, size: int) -> RelayedPacket:
-    # `parse_rtp` of data[:size]; `data` may be a view of a larger buffer (`Srtp.unprotect_rtp`).
-    if size < 12:
-        raise ValueError("RTP packet length is less than 12 bytes")
-    first, m_pt, seq, timestamp, ssrc = _RTP_HEADER.unpack_from(data)
-    if first >> 6 != 2:
-        raise ValueError("RTP packet has invalid version")
-    pos = 12 + 4 * (first & 0x0F)
-    if first & 0x10:
-        if size < pos + 4:
-            raise ValueError("RTP packet has truncated extension profile / length")
-        pos += 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3])
-    end = size
-    if first & 0x20:
-        end -= data[size - 1]
-    if pos > end:
-        raise ValueError("RTP packet is truncated")
-    return RelayedPacket(m_pt & 0x7F, m_pt >> 7, seq, timestamp, ssrc, bytes(data[pos:end]))
-
-
-#: Takes a relayed packet (or an RTX-unwrapped `RtpPacket` from the slow path); what it returns is ignored.
-RtpHandler = Callable[[Any], object]
-
-
-class RtpLink:
-    """Sends and receives SRTP on one `RTCDtlsTransport` without aiortc's per-packet coroutines and queues.
-
-    Get it with `rtp_link(transport)`. Receiving: `route(ssrc, handler)` makes every later RTP packet of
-    `ssrc` go to `handler`, called in the socket's datagram callback. Sending: `send(header, payload)`.
-    """
-
-    def __init__(self, dtls: RTCDtlsTransport) -> None:
-        self._dtls = dtls
-        self._routes: dict[int, RtpHandler] = {}
-        self._hooked: set[int] = set()
-        # aioice's nominated pairs (the same dict for the connection's life) and the one sent on.
-        self._nominated: dict[int, Any] = dtls.transport._connection._nominated
-        self._pair: Any = None
-        self._transport: Any = None
-        self._sock: Any = None
-        self._addr: Any = None
-
-    # sending
-
-    def send(self, header: bytes, payload: bytes) -> None:
-        """Encrypt and send one RTP packet now; `ConnectionError` when the transport is not connected."""
-        self.send_all(((header, payload),))
-
-    def send_all(self, packets: Sequence[tuple[bytes, bytes]]) -> None:
-        """Encrypt and send RTP packets, each given as (header, payload), now and back to back (a frame's
-        packets leave in one go).
-
-        `ConnectionError` when the transport is not connected (nothing is sent then).
-        """
-        dtls = self._dtls
-        if dtls._state is not DtlsState.CONNECTED:
-            raise ConnectionError("Cannot send encrypted RTP, not connected")
-        protect = srtp_of(dtls._tx_srtp).protect
-        self._write([protect(header, payload) for header, payload in packets])
-
-    def send_rtcp(self, packet: bytes) -> None:
-        """Encrypt and send one compound RTCP packet now; `ConnectionError` when not connected."""
-        dtls = self._dtls
-        if dtls._state is not DtlsState.CONNECTED:
-            raise ConnectionError("Cannot send encrypted RTCP, not connected")
-        self._write([dtls._tx_srtp.protect_rtcp(packet)])
-
-    def _write(self, datagrams: list[bytes]) -> None:
-        pair = self._nominated.get(1)
-        if pair is None:
-            raise ConnectionError("Cannot send data, not connected")
-        if pair is not self._pair:
-            self._use_pair(pair)
-        transport = self._transport
-        sock = self._sock
-        octets = 0
-        for data in datagrams:
-            octets += len(data)
-            if sock is None or transport._buffer:
-                transport.sendto(data, self._addr)
-                continue
-            # What asyncio's transport would do, minus its checks: the socket takes the datagram or, when
-            # its buffer is full, the datagram is dropped (as the kernel would drop it on the way).
-            try:
-                sock.sendto(data, self._addr)
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError as exc:
-                pair.protocol.error_received(exc)
-        dtls = self._dtls
-        dtls._RTCDtlsTransport__tx_bytes += octets  # type: ignore[attr-defined]
-        dtls._RTCDtlsTransport__tx_packets += len(datagrams)  # type: ignore[attr-defined]
-
-    def _use_pair(self, pair: Any) -> None:
-        # The nominated pair changes only on an ICE restart: resolve its socket and address once.
-        self._pair = pair
-        self._transport = pair.protocol.transport
-        self._addr = pair.remote_addr
-        sock = getattr(self._transport, "_sock", None)
-        self._sock = sock if hasattr(self._transport, "_buffer") else None
-
-    # receiving
-
-    def route(self, ssrc: int, handler: RtpHandler) -> None:
-        """Hand every later RTP packet of `ssrc` to `handler` (replacing an earlier one)."""
-        self._routes[ssrc] = handler
-        self._hook()
-
-    def unroute(self, handler: RtpHandler) -> None:
-        """Stop handing packets to `handler`."""
-        for ssrc in [s for s, h in self._routes.items() if h == handler]:
-            del self._routes[ssrc]
-
-    def _hook(self) -> None:
-        # The nominated pair's protocol carries the media; hook it (again after an ICE restart picks another).
-        connection = self._dtls.transport._connection
-        for pair in connection._nominated.values():
-            protocol = pair.protocol
-            if id(protocol) in self._hooked:
-                continue
-            self._hooked.add(id(protocol))
-            protocol.datagram_received = self._receiver_for(protocol)  # type: ignore[method-assign,assignment]
-
-    def _receiver_for(self, protocol: Any) -> Callable[[bytes, tuple[Any, ...]], None]:
-        original = protocol.datagram_received
-        routes = self._routes
-        dtls = self._dtls
-        # The datagram socket, to read the datagrams already waiting behind the one asyncio read (asyncio
-        # reads one per wake-up of the loop: a frame's packets would take a loop iteration each).
-        sock = getattr(protocol.transport, "_sock", None)
-
-        def dispatch(data: bytes, addr: tuple[Any, ...]) -> None:
-            # RTP: first byte 128-191 (RFC 7983) and not RTCP (second byte 192-223); its SSRC is in clear.
-            if (
-                len(data) >= 12
-                and 127 < data[0] < 192
-                and not 191 < data[1] < 224
-                and dtls._state is DtlsState.CONNECTED
-            ):
-                handler = routes.get(int.from_bytes(data[8:12], "big"))
-                if handler is not None:
-                    dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
-                    dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
-                    try:
-                        packet = srtp_of(dtls._rx_srtp).unprotect_rtp(data)
-                    except (pylibsrtp.Error, ValueError):
-                        return  # not authentic, replayed, or not RTP: dropped, as aiortc does
-                    try:
-                        handler(packet)
-                    except Exception:
-                        # Never let it reach asyncio: the socket's transport would be closed.
-                        logger.exception("relayed RTP packet handler failed")
-                    return
-            original(data, addr)
-
-        def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
-            dispatch(data, addr)
-            if sock is None:
-                return
-            for _ in range(_DRAIN_DATAGRAMS):
-                try:
-                    data, addr = sock.recvfrom(_MAX_DATAGRAM)
-                except (BlockingIOError, InterruptedError):
-                    return
-                except OSError:
-                    return  # asyncio's next read reports it
-                dispatch(data, addr)
-
-        return datagram_received
-
-
-#: Datagrams read per wake-up of a socket beyond asyncio's one (a few frames' worth: fair to other sockets).
-_DRAIN_DATAGRAMS = 16
-_MAX_DATAGRAM = 65536
 
 
 def media_socket(dtls: RTCDtlsTransport) -> Any:
@@ -848,13 +586,13 @@ def rtp_link(dtls: RTCDtlsTransport) -> RtpLink:
     """The `RtpLink` of a DTLS transport (one per transport)."""
     link: RtpLink | None = getattr(dtls, "_jiayi_rtp_link", None)
     if link is None:
-        link = RtpLink(dtls)
+        link = RtpLink(dtls, srtp_of)
         dtls._jiayi_rtp_link = link  # type: ignore[attr-defined]
     return link
 
 
-#: How stale aiortc's "last packet from this source" time (RTCRtpSynchronizationSource.timestamp) may be.
-ACTIVE_SSRC_RESOLUTION_S = 0.1
+#: Takes a relayed packet (or an RTX-unwrapped `RtpPacket` from the slow path); what it returns is ignored.
+RtpHandler = Callable[[Any], object]
 
 
 class NackGeneratorLike(Protocol):
@@ -870,15 +608,14 @@ def relay_receiver(receiver: RTCRtpReceiver, handler: RtpHandler, nacks: NackGen
 
     What aiortc's `_handle_rtp_packet` does is kept (enabled check, codec check, statistics for RTCP receiver
     reports, RTX unwrapping, NACKs through `nacks`, `None` for audio) except the REMB estimator and
-    depayloading. The first packet of each SSRC goes the slow way and routes the later ones through the
-    transport's `RtpLink`.
+    depayloading (`fastpath.ReceiverTap`). The first packet of each SSRC goes the slow way and routes the
+    later ones through the transport's `RtpLink`.
     """
     codecs: dict[int, RTCRtpCodecParameters] = receiver._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
-    streams: dict[int, StreamStatistics] = receiver._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
+    streams: dict[int, Any] = receiver._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
     rtx_ssrcs: dict[int, int] = receiver._RTCRtpReceiver__rtx_ssrc  # type: ignore[attr-defined]
     active: dict[int, Any] = receiver._RTCRtpReceiver__active_ssrc  # type: ignore[attr-defined]
     link = rtp_link(receiver.transport)
-    noted: dict[int, float] = {}  # SSRC -> when its entry in `active` was last written (monotonic)
 
     def send_nacks(ssrc: int) -> None:
         assert nacks is not None
@@ -892,26 +629,9 @@ def relay_receiver(receiver: RTCRtpReceiver, handler: RtpHandler, nacks: NackGen
         except ConnectionError:
             pass
 
-    def take(packet: RelayedPacket | RtpPacket) -> None:
-        if not receiver._enabled:
-            return
-        codec = codecs.get(packet.payload_type)
-        if codec is None:
-            return
-        stats = streams.get(packet.ssrc)
-        if stats is None:
-            stats = streams[packet.ssrc] = _RelayStreamStatistics(codec.clockRate)
-        stats.add(packet)  # type: ignore[arg-type]
-        if packet.marker:
-            # aiortc notes when each source last ended a frame (getSynchronizationSources, which keeps the
-            # last 10 s): here at most every ACTIVE_SSRC_RESOLUTION_S, as reading the UTC time is dear.
-            now = time.monotonic()
-            if now - noted.get(packet.ssrc, -ACTIVE_SSRC_RESOLUTION_S) >= ACTIVE_SSRC_RESOLUTION_S:
-                noted[packet.ssrc] = now
-                active[packet.ssrc] = clock.current_datetime()
-        if nacks is not None and nacks.add(packet.sequence_number):
-            send_nacks(packet.ssrc)
-        handler(packet)
+    take = fastpath.ReceiverTap(
+        receiver, codecs, streams, active, handler, nacks, send_nacks, clock.current_datetime
+    )
 
     async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
         if not receiver._enabled:
@@ -941,120 +661,50 @@ def relay_receiver(receiver: RTCRtpReceiver, handler: RtpHandler, nacks: NackGen
     receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]
 
 
-class RtpWriter:
-    """Sends pre-packetized frames on one `RTCRtpSender`, as that sender would, without its encoder or task.
+def rtp_writer(sender: RTCRtpSender, parameters: RTCRtpSendParameters) -> RtpWriter:
+    """An `RtpWriter` for `sender`, started with `parameters`: its codec's payload type, RTX and extensions."""
+    codec = parameters.codecs[0]
+    if codec.payloadType is None:
+        raise ValueError(f"codec {codec.mimeType} has no payload type")
+    rtx_payload_type = None
+    for other in parameters.codecs:
+        if is_rtx(other) and other.parameters.get("apt") == codec.payloadType:
+            rtx_payload_type = other.payloadType
+            break
+    extensions = HeaderExtensionsMap()
+    extensions.configure(parameters)
+    extension, at = _extension_template(extensions, parameters.muxId)
+    return RtpWriter(
+        sender,
+        rtp_link(sender.transport),
+        codec.payloadType,
+        rtx_payload_type,
+        extension,
+        at,
+        header_extensions=extensions,
+        mid=parameters.muxId,
+    )
 
-    Made by `on_sender_started` from the parameters the sender was started with.
-    """
 
-    def __init__(self, sender: RTCRtpSender, parameters: RTCRtpSendParameters) -> None:
-        codec = parameters.codecs[0]
-        self._sender = sender
-        if codec.payloadType is None:
-            raise ValueError(f"codec {codec.mimeType} has no payload type")
-        self._payload_type: int = codec.payloadType
-        self._rtx_payload_type: int | None = None
-        for other in parameters.codecs:
-            if is_rtx(other) and other.parameters.get("apt") == codec.payloadType:
-                self._rtx_payload_type = other.payloadType
-                break
-        self._ssrc = sender._ssrc
-        self._rtx_ssrc = sender._rtx_ssrc
-        self._mid = parameters.muxId
-        self._extensions = HeaderExtensionsMap()
-        self._extensions.configure(parameters)
-        self._extension, self._extension_at = self._extension_template()
-        self._link = rtp_link(sender.transport)
-        self._sequence = random.getrandbits(16)
-        self._rtx_sequence = random.getrandbits(16)
-        self._origin = random.getrandbits(32)
-        #: seq % RTP_HISTORY_SIZE -> (seq, header, payload) of a packet sent, to answer NACKs.
-        self._history: list[tuple[int, bytes, bytes] | None] = [None] * RTP_HISTORY_SIZE
-        self.packets = 0
-        self.octets = 0
-
-    def _extension_template(self) -> tuple[bytes, int]:
-        # The header extension with a marker value in place of abs-send-time, and where that value sits
-        # (-1 when abs-send-time is not negotiated: the extension is then the same for every packet).
-        values = HeaderExtensions()
-        values.mid = self._mid
-        values.abs_send_time = _ABS_SEND_TIME_MARK
-        profile, value = self._extensions.set(values)
-        if not value:
-            return b"", -1
-        template = struct.pack("!HH", profile, len(value) >> 2) + value
-        mark = _ABS_SEND_TIME_MARK.to_bytes(3, "big")
-        if template.count(mark) != 1:
-            # abs-send-time not negotiated (or the marker also appears elsewhere): check with another value.
-            values.abs_send_time = _ABS_SEND_TIME_MARK ^ 0xFFFFFF
-            profile, other = self._extensions.set(values)
-            if other == value:
-                return template, -1
-            raise ValueError("cannot locate abs-send-time in the header extension")
-        return template, template.index(mark)
-
-    def _header_extension(self, ntp_time: int) -> bytes:
-        position = self._extension_at
-        template = self._extension
-        if position < 0:
-            return template
-        abs_send_time = ((ntp_time >> 14) & 0x00FFFFFF).to_bytes(3, "big")
-        return template[:position] + abs_send_time + template[position + 3 :]
-
-    def write(self, payloads: Sequence[bytes], timestamp: int) -> None:
-        """Send one frame: its RTP payloads in order, the marker on the last; `timestamp` in the codec clock.
-
-        Raises `ConnectionError` when the transport is not connected (nothing is sent then).
-        """
-        ntp_time = ntp_now()
-        extension = self._header_extension(ntp_time)
-        first = 0x90 if extension else 0x80
-        rtp_timestamp = (self._origin + timestamp) & 0xFFFFFFFF
-        seq = self._sequence
-        ssrc = self._ssrc
-        last = len(payloads) - 1
-        pack = _RTP_HEADER.pack
-        payload_type = self._payload_type
-        packets = []
-        octets = 0
-        for index, payload in enumerate(payloads):
-            m_pt = payload_type | 0x80 if index == last else payload_type
-            packets.append(
-                (pack(first, m_pt, (seq + index) & 0xFFFF, rtp_timestamp, ssrc) + extension, payload)
-            )
-            octets += len(payload)
-        self._link.send_all(packets)
-        history = self._history
-        for header, payload in packets:
-            history[seq % RTP_HISTORY_SIZE] = (seq, header, payload)
-            seq = (seq + 1) & 0xFFFF
-        self._sequence = seq
-        self.packets += len(payloads)
-        self.octets += octets
-        sender = self._sender
-        # What the sender's RTCP task puts in its sender reports.
-        sender._RTCRtpSender__ntp_timestamp = ntp_time  # type: ignore[attr-defined]
-        sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]
-        sender._RTCRtpSender__octet_count += octets  # type: ignore[attr-defined]
-        sender._RTCRtpSender__packet_count += len(payloads)  # type: ignore[attr-defined]
-
-    async def retransmit(self, sequence_number: int) -> None:
-        """Send a packet again (RTX when negotiated), as `RTCRtpSender._retransmit` does."""
-        entry = self._history[sequence_number % RTP_HISTORY_SIZE]
-        if entry is None or entry[0] != sequence_number:
-            return
-        _, header, payload = entry
-        if self._rtx_payload_type is not None:
-            rtx = bytearray(header)
-            rtx[1] = (rtx[1] & 0x80) | self._rtx_payload_type
-            rtx[2:4] = _RTX_OSN.pack(self._rtx_sequence)
-            rtx[8:12] = self._rtx_ssrc.to_bytes(4, "big")
-            self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
-            header, payload = bytes(rtx), _RTX_OSN.pack(sequence_number) + payload
-        try:
-            self._link.send(header, payload)
-        except ConnectionError:
-            pass
+def _extension_template(extensions: HeaderExtensionsMap, mid: str | None) -> tuple[bytes, int]:
+    # The header extension with a marker value in place of abs-send-time, and where that value sits
+    # (-1 when abs-send-time is not negotiated: the extension is then the same for every packet).
+    values = HeaderExtensions()
+    values.mid = mid
+    values.abs_send_time = _ABS_SEND_TIME_MARK
+    profile, value = extensions.set(values)
+    if not value:
+        return b"", -1
+    template = struct.pack("!HH", profile, len(value) >> 2) + value
+    mark = _ABS_SEND_TIME_MARK.to_bytes(3, "big")
+    if template.count(mark) != 1:
+        # abs-send-time not negotiated (or the marker also appears elsewhere): check with another value.
+        values.abs_send_time = _ABS_SEND_TIME_MARK ^ 0xFFFFFF
+        profile, other = extensions.set(values)
+        if other == value:
+            return template, -1
+        raise ValueError("cannot locate abs-send-time in the header extension")
+    return template, template.index(mark)
 
 
 def on_sender_started(sender: RTCRtpSender, callback: Callable[[RtpWriter], None]) -> None:
@@ -1068,7 +718,7 @@ def on_sender_started(sender: RTCRtpSender, callback: Callable[[RtpWriter], None
         started = sender._RTCRtpSender__started  # type: ignore[attr-defined]
         await original(parameters)
         if not started:
-            writer = RtpWriter(sender, parameters)
+            writer = rtp_writer(sender, parameters)
             sender._retransmit = writer.retransmit  # type: ignore[method-assign]
             callback(writer)
 

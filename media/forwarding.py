@@ -39,7 +39,10 @@ The path of a frame, and the design choices on it:
    PLI per `keyframe_interval_s` per published track; a request made during that interval is sent when it
    ends (trailing edge), so a late joiner is never left without its keyframe, and while any subscriber still
    waits, every delta frame that arrives renews the request.
-6. **Timestamps.** Each `ForwardedTrack` rebases the publisher's RTP timestamps so they stay continuous when
+6. **Compiled.** The per-packet classes (`FrameAssembler`, `NackTracker`, `EncodedFrame`, and the packet
+   path of `media.aiortc_internals`) are Cython, in media/fastpath.pyx: the same logic, with the state a
+   packet touches in C fields (its docstring says why). The per-frame fan-out below stays Python.
+7. **Timestamps.** Each `ForwardedTrack` rebases the publisher's RTP timestamps so they stay continuous when
    it is attached to another publication (a reconnecting participant keeps their tiles, the subscriber's
    jitter buffer sees no jump).
 """
@@ -50,27 +53,25 @@ import asyncio
 import collections
 import fractions
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import av
 from aiortc import RTCRtpReceiver, RTCRtpSender
-from aiortc.codecs.h264 import h264_depayload
-from aiortc.codecs.vpx import vp8_depayload
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
 from media import aiortc_internals
+from media.fastpath import EncodedFrame, FrameAssembler, NackTracker
+from media.fastpath import depayload as depayload
+from media.fastpath import is_keyframe as is_keyframe
+from media.fastpath import vp8_descriptor_length as vp8_descriptor_length
 
 logger = logging.getLogger(__name__)
 
 #: The codecs the relay forwards (lower-case MIME types).
 FORWARDABLE_CODECS = frozenset({"audio/opus", "video/vp8", "video/h264"})
-#: What `FrameAssembler.add` returns: aiortc must neither send its own PLI nor decode anything.
-_NOTHING: tuple[bool, None] = (False, None)
-_VP8_KEYFRAME_START_CODE = b"\x9d\x01\x2a"
 
 
 #: What the frame assembler takes: a relayed packet, or (tests, fallbacks) a packet aiortc depayloaded.
@@ -138,386 +139,6 @@ class CodecInfo:
         if not wanted:
             raise UnsupportedCodecError(f"aiortc cannot send {self.mime_type} with {dict(self.parameters)}")
         return wanted + rtx
-
-
-def is_keyframe(mime_type: str, data: bytes) -> bool:
-    """Whether an encoded frame can be decoded on its own (every Opus frame can)."""
-    mime = mime_type.lower()
-    if mime == "video/vp8":
-        # RFC 6386 section 9.1: bit 0 of the frame tag is 0 for key frames, which carry a start code.
-        return len(data) >= 10 and not data[0] & 0x01 and data[3:6] == _VP8_KEYFRAME_START_CODE
-    if mime == "video/h264":
-        return any(nal_type == 5 for nal_type in _h264_nal_types(data))
-    return True
-
-
-def vp8_descriptor_length(payload: bytes) -> int:
-    """The length of a VP8 RTP payload descriptor (RFC 7741 section 4.2), or -1 when it is truncated.
-
-    What `aiortc.codecs.vpx.VpxPayloadDescriptor.parse` skips, without building the descriptor.
-    """
-    size = len(payload)
-    if size < 1:
-        return -1
-    if not payload[0] & 0x80:  # no extended control bits
-        return 1
-    if size < 2:
-        return -1
-    extended = payload[1]
-    position = 2
-    if extended & 0x80:  # PictureID, 7 or 15 bits
-        if size < position + 1:
-            return -1
-        position += 2 if payload[position] & 0x80 else 1
-    if extended & 0x40:  # TL0PICIDX
-        position += 1
-    if extended & 0x30:  # TID/Y/KEYIDX
-        position += 1
-    return position if position <= size else -1
-
-
-def _h264_nal_types(data: bytes) -> list[int]:
-    """NAL unit types of an Annex B byte stream (what aiortc's H.264 depayloader produces)."""
-    types = []
-    position = data.find(b"\x00\x00\x01")
-    while position != -1 and position + 3 < len(data):
-        types.append(data[position + 3] & 0x1F)
-        position = data.find(b"\x00\x00\x01", position + 3)
-    return types
-
-
-class _Unwrapper:
-    """Extends RTP sequence numbers or timestamps past their wrap-around, allowing for reordering."""
-
-    def __init__(self, bits: int) -> None:
-        self._mask = (1 << bits) - 1
-        self._half = 1 << (bits - 1)
-        self._last: int | None = None
-
-    def unwrap(self, value: int) -> int:
-        if self._last is None:
-            self._last = value + self._mask + 1
-            return self._last
-        delta = (value - self._last) & self._mask
-        if delta >= self._half:
-            delta -= self._mask + 1
-        extended = self._last + delta
-        if delta > 0:
-            self._last = extended
-        return extended
-
-    def advance(self, extended: int) -> None:
-        """Take `extended`, the value that follows the last one, as the newest (what `unwrap` would do)."""
-        self._last = extended
-
-
-def depayload(mime_type: str, payload: bytes) -> bytes:
-    """The codec data of one RTP payload (VP8 and H.264 payloads carry a descriptor; Opus is its payload)."""
-    mime = mime_type.lower()
-    if mime == "video/vp8":
-        return vp8_depayload(payload)
-    if mime == "video/h264":
-        return h264_depayload(payload)
-    return payload
-
-
-class NackTracker:
-    """The packets missing from one RTP stream, for NACKs: O(1) amortized per packet.
-
-    aiortc's `NackGenerator` walks every missing packet on every packet it receives; here the missing
-    sequence numbers are kept in arrival order, so forgetting the old ones only looks at the oldest.
-    At most `history` packets behind the newest are asked for (aiortc: `RTP_HISTORY_SIZE`).
-    """
-
-    def __init__(self, history: int = 128) -> None:
-        if history < 1:
-            raise ValueError(f"history must be at least 1, got {history!r}")
-        self._history = history
-        self._seq = _Unwrapper(16)
-        self._max: int | None = None
-        self._missing: collections.OrderedDict[int, None] = collections.OrderedDict()
-
-    def add(self, sequence_number: int) -> bool:
-        """Note a received packet; True when it revealed newly missing packets (a NACK is due)."""
-        newest = self._max
-        if newest is not None and sequence_number == (newest + 1) & 0xFFFF and not self._missing:
-            # The next packet in order with nothing missing (the common case): only the newest moves on.
-            self._max = newest + 1
-            self._seq.advance(newest + 1)
-            return False
-        extended = self._seq.unwrap(sequence_number)
-        if self._max is None:
-            self._max = extended
-            return False
-        missing = self._missing
-        if extended <= self._max:
-            missing.pop(extended, None)  # a retransmission or a reordered packet
-            return False
-        oldest = extended - self._history
-        for seq in range(max(self._max + 1, oldest), extended):
-            missing[seq] = None
-        missed = extended > self._max + 1
-        self._max = extended
-        while missing and next(iter(missing)) < oldest:
-            missing.popitem(last=False)
-        return missed
-
-    def missing(self) -> list[int]:
-        """The missing sequence numbers, oldest first."""
-        return [seq & 0xFFFF for seq in self._missing]
-
-
-class EncodedFrame:
-    """One whole encoded frame as the publisher sent it.
-
-    A frame from a `FrameAssembler` also has `payloads`, its RTP payloads as they arrived: a subscriber's
-    `RtpWriter` sends those as they are (no depayloading, no re-packetizing), and `data` is only built if
-    something asks for it.
-    """
-
-    __slots__ = ("_bytes", "_join", "arrival", "epoch", "keyframe", "payloads", "timestamp")
-
-    def __init__(
-        self,
-        data: bytes | None,
-        timestamp: int,
-        keyframe: bool,
-        arrival: float,
-        epoch: int,
-        payloads: list[bytes] | None = None,
-        join: Callable[[], bytes] | None = None,
-    ) -> None:
-        if data is None and join is None:
-            raise ValueError("an EncodedFrame needs its data or a way to join it")
-        self._bytes = data
-        self._join = join
-        self.payloads = payloads
-        #: In the codec's clock, counted from the first frame of this `epoch` (may be negative after reordering).
-        self.timestamp = timestamp
-        self.keyframe = keyframe
-        #: `time.monotonic()` when its last packet arrived.
-        self.arrival = arrival
-        #: Changes when the publisher's stream restarts (new SSRC): timestamps of two epochs are unrelated.
-        self.epoch = epoch
-
-    @property
-    def data(self) -> bytes:
-        """The encoded frame (depayloaded, joined)."""
-        if self._bytes is None:
-            assert self._join is not None
-            self._bytes = self._join()
-        return self._bytes
-
-
-class FrameAssembler:
-    """Rebuilds frames from a receiver's depayloaded RTP packets; releases each frame on its marker packet.
-
-    It takes the place of aiortc's jitter buffer (same `add` shape) but never returns a frame to aiortc:
-    whole frames go to `on_frame`, and `on_need_keyframe` is called when a frame was lost (the stream then
-    waits for a keyframe) or when the stream starts with a delta frame.
-    """
-
-    def __init__(
-        self,
-        codec: CodecInfo,
-        on_frame: Callable[[EncodedFrame], None],
-        on_need_keyframe: Callable[[], None],
-        *,
-        loss_wait_s: float = 0.1,
-        capacity: int = 512,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if loss_wait_s <= 0:
-            raise ValueError(f"loss_wait_s must be positive, got {loss_wait_s!r}")
-        self.codec = codec
-        self._video = codec.kind == "video"
-        self._mime = codec.mime_type.lower()
-        self._on_frame = on_frame
-        self._on_need_keyframe = on_need_keyframe
-        self._loss_wait = loss_wait_s
-        self._capacity = capacity
-        self._clock = clock
-        self.ssrc: int | None = None
-        self.epoch = 0
-        #: Frames released, and frames given up (lost, or skipped while waiting for a keyframe).
-        self.frames = 0
-        self.frames_lost = 0
-        self._reset()
-
-    def _reset(self) -> None:
-        self._seq = _Unwrapper(16)
-        self._ts = _Unwrapper(32)
-        self._ts_origin: int | None = None
-        self._next: int | None = None
-        self._packets: dict[int, Packet] = {}
-        self._markers: dict[int, float] = {}
-        # The common case, kept out of the dicts above: packets in order from `_next` on, none missing, the
-        # frame's last one not in yet. Whenever that stops being so, the run moves into `_packets`.
-        self._run: list[Packet] = []
-        self._waiting_keyframe = self._video
-
-    @property
-    def waiting_keyframe(self) -> bool:
-        """Whether frames are held back until the publisher sends a keyframe."""
-        return self._waiting_keyframe
-
-    def add(self, packet: Packet) -> tuple[bool, None]:
-        """Take one packet (a relayed one, or one that aiortc's receiver depayloaded for its jitter buffer)."""
-        if packet.ssrc != self.ssrc:
-            if self.ssrc is not None:
-                self.epoch += 1
-            self.ssrc = packet.ssrc
-            self._reset()
-        extended = self._seq.unwrap(packet.sequence_number)
-        run = self._run
-        if (
-            self._video
-            and self._next is not None
-            and extended == self._next + len(run)
-            and not self._packets
-            and len(run) < self._capacity
-        ):
-            # In order, nothing missing (the fast path): the frame is whole on its marker.
-            run.append(packet)
-            if packet.marker:
-                self._next = extended + 1
-                self._run = []
-                self._complete(run, self._clock())
-            return _NOTHING
-        if run:
-            self._unstage()
-        now = self._clock()
-        if self._next is not None and extended < self._next:
-            return _NOTHING  # a duplicate, or too late: its frame was released or given up
-        if not self._video:
-            self._next = extended + 1
-            payload = packet.payload
-            if payload:
-                data = aiortc_internals.packet_data(packet)
-                self._release(
-                    EncodedFrame(payload if data is None else data, 0, True, now, self.epoch, [payload]),
-                    packet.timestamp,
-                )
-            return _NOTHING
-        if extended in self._packets:
-            return _NOTHING
-        self._packets[extended] = packet
-        if packet.marker:
-            self._markers[extended] = now
-        if self._next is None:
-            # Join the stream on its first frame boundary.
-            if packet.marker:
-                self._discard_through(extended)
-                self._next = extended + 1
-            elif len(self._packets) > self._capacity:
-                self._packets.clear()
-            return _NOTHING
-        if self._markers or len(self._packets) > self._capacity:
-            # (With no frame's last packet in, no frame can be complete: nothing to look at.)
-            self._drain(now)
-        return _NOTHING
-
-    def _unstage(self) -> None:
-        # The run leaves the fast path: its packets join the others (it holds no frame's last packet).
-        assert self._next is not None
-        packets = self._packets
-        for offset, staged in enumerate(self._run, self._next):
-            packets[offset] = staged
-        self._run = []
-
-    def _drain(self, now: float) -> None:
-        packets = self._packets
-        while self._next is not None:
-            start = self._next
-            # Padding packets (no payload) between frames belong to no frame.
-            while (p := packets.get(start)) is not None and not p.marker and not p.payload:
-                del packets[start]
-                start += 1
-            self._next = start
-            end = start
-            while (p := packets.get(end)) is not None and not p.marker:
-                end += 1
-            if p is not None:
-                run = [packets.pop(seq) for seq in range(start, end + 1)]
-                del self._markers[end]
-                self._next = end + 1
-                self._complete(run, now)
-                continue
-            # A packet is missing. Wait for its retransmission while the later frames are recent.
-            if not self._markers:
-                if len(packets) > self._capacity:
-                    self._lose()
-                    self._packets.clear()
-                    self._next = None
-                return
-            boundary = min(self._markers)
-            if len(packets) <= self._capacity and now - self._markers[boundary] < self._loss_wait:
-                return
-            self._discard_through(boundary)
-            self._next = boundary + 1
-            self._lose()
-
-    def _discard_through(self, last: int) -> None:
-        for seq in [s for s in self._packets if s <= last]:
-            del self._packets[seq]
-        for seq in [s for s in self._markers if s <= last]:
-            del self._markers[seq]
-
-    def _frame_data(self, packet: Packet) -> bytes:
-        data = aiortc_internals.packet_data(packet)
-        return depayload(self._mime, packet.payload) if data is None else data
-
-    def _complete(self, run: list[Packet], now: float) -> None:
-        timestamp = run[-1].timestamp
-        kept = []
-        for p in run:
-            if p.payload:
-                if p.timestamp != timestamp:
-                    # The previous frame's marker never came: this run mixes two frames.
-                    self._lose()
-                    return
-                kept.append(p)
-        if not kept:
-            return
-
-        def join() -> bytes:
-            return b"".join([self._frame_data(p) for p in kept])
-
-        frame = EncodedFrame(None, 0, False, now, self.epoch, [p.payload for p in kept], join)
-        if self._mime == "video/vp8":
-            # The frame tag is in the first packet, after its payload descriptor.
-            first = kept[0]
-            data = aiortc_internals.packet_data(first)
-            if data is None:
-                payload = first.payload
-                start = vp8_descriptor_length(payload)
-                # A truncated descriptor is no keyframe (the relay forwards what it cannot read as it came).
-                data = payload[start : start + 10] if start >= 0 else b""
-                if start >= 0 and len(data) < 10 and len(kept) > 1:
-                    data = frame.data  # a first packet too short to hold the frame tag and start code
-            frame.keyframe = is_keyframe(self._mime, data)
-        else:
-            frame.keyframe = is_keyframe(self._mime, frame.data)
-        self._release(frame, timestamp)
-
-    def _release(self, frame: EncodedFrame, rtp_timestamp: int) -> None:
-        if self._waiting_keyframe:
-            if not frame.keyframe:
-                self.frames_lost += 1
-                self._on_need_keyframe()
-                return
-            self._waiting_keyframe = False
-        extended = self._ts.unwrap(rtp_timestamp)
-        if self._ts_origin is None:
-            self._ts_origin = extended
-        self.frames += 1
-        frame.timestamp = extended - self._ts_origin
-        self._on_frame(frame)
-
-    def _lose(self) -> None:
-        self.frames_lost += 1
-        self._waiting_keyframe = True
-        self._on_need_keyframe()
 
 
 class KeyframeRequester:

@@ -7,6 +7,7 @@ adapt, then move the pin (pyproject.toml and PINNED_AIORTC_VERSION) together.
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import aiortc
 import pytest
@@ -65,3 +66,21 @@ def test_ntp_now_is_aiortcs_ntp_time() -> None:
     before, ours, after = clock.current_ntp_time(), ntp_now(), clock.current_ntp_time()
     slack = 1 << 26  # about 16 ms in NTP's 2^-32 s units
     assert before - slack <= ours <= after + slack
+
+
+def test_a_stale_build_of_the_compiled_fast_path_is_refused(tmp_path: Path) -> None:
+    # The module in use was built from the fastpath.pyx beside it; any other source is noticed.
+    aiortc_internals.check_fastpath_build()
+    edited = tmp_path / "fastpath.pyx"
+    edited.write_bytes(aiortc_internals._FASTPATH_SOURCE.read_bytes() + b"\n# edited\n")
+    with pytest.raises(aiortc_internals.AiortcInternalsError, match="rebuild"):
+        aiortc_internals.check_fastpath_build(edited)
+
+
+def test_the_compiled_fast_path_is_the_one_in_use() -> None:
+    # The relay's per-packet classes come from the extension module, not from Python source.
+    from media import fastpath, forwarding
+
+    assert Path(fastpath.__file__).suffix == ".so"
+    assert forwarding.FrameAssembler is fastpath.FrameAssembler
+    assert aiortc_internals.RtpWriter is fastpath.RtpWriter

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+import socket
+import time
+from collections.abc import Callable
 
 import av
 import pylibsrtp
@@ -16,8 +18,8 @@ from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from pylibsrtp import Policy, Session
 
-from media import aiortc_internals
-from media.aiortc_internals import RtpWriter, parse_rtp, srtp_of
+from media import aiortc_internals, fastpath
+from media.aiortc_internals import RelayedPacket, RtpWriter, parse_rtp, srtp_of
 from media.forwarding import CodecInfo, EncodedFrame, FrameAssembler, NackTracker, depayload, is_keyframe
 from media.ice import create_peer_connection, prepare_gathering
 
@@ -122,7 +124,7 @@ def test_the_relay_statistics_count_what_aiortc_counts(monkeypatch: pytest.Monke
     # In order, reordered, duplicated and across the wrap-around: the receiver-report figures agree.
     now = [1000.0]
     monkeypatch.setattr("time.time", lambda: now[0])
-    ours, aiortcs = aiortc_internals._RelayStreamStatistics(90000), StreamStatistics(90000)
+    ours, aiortcs = aiortc_internals.RelayStreamStatistics(90000), StreamStatistics(90000)
     order = [65530, 65531, 65533, 65532, 65533, 65534, 65535, 0, 2, 1, 3, 40, 39, 41]
     for index, seq in enumerate(order):
         now[0] += 0.011 + 0.003 * (index % 3)
@@ -210,21 +212,24 @@ async def test_a_lost_packet_comes_back_by_nack_and_rtx_and_its_frame_is_whole()
         await wait_for(lambda: publisher.connectionState == "connected")
         await wait_for(lambda: subscriber.connectionState == "connected")
         writer = writers[0]
-        link_send_all = writer._link.send_all
-        dropped: list[tuple[bytes, bytes]] = []
+        dropped: list[RelayedPacket] = []
 
-        def lossy_send_all(packets: Sequence[tuple[bytes, bytes]]) -> None:
-            kept = []
-            for packet in packets:
-                if not dropped and len(frames) == 2 and parse_rtp(b"".join(packet)).marker == 0:
+        def lose_one(take: Callable[[RelayedPacket], None]) -> Callable[[RelayedPacket], None]:
+            def lossy(packet: RelayedPacket) -> None:
+                if not dropped and len(frames) == 2 and packet.marker == 0:
                     dropped.append(packet)  # the network loses the first packet of the third frame
-                    continue
-                kept.append(packet)
-            link_send_all(kept)
+                    return
+                take(packet)
 
-        writer._link.send_all = lossy_send_all  # type: ignore[method-assign]
+            return lossy
+
         writer.write(vp8_payloads(DELTA, 0), 0)  # the receiver joins the stream after this frame's marker
         await wait_for(lambda: assembler.ssrc is not None)
+        # Between the socket and the receiver, once its stream is routed: as if lost on the way.
+        link = aiortc_internals.rtp_link(subscriber.getTransceivers()[0].receiver.transport)
+        take = link.handler(assembler.ssrc)
+        assert take is not None
+        link.route(assembler.ssrc, lose_one(take))
         for index, data in enumerate([KEY, DELTA, DELTA, DELTA]):
             writer.write(vp8_payloads(data, 3000 + index * 3000), 3000 + index * 3000)
             if index < 2:
@@ -241,14 +246,17 @@ async def test_a_lost_packet_comes_back_by_nack_and_rtx_and_its_frame_is_whole()
         assert socket is not None and socket.fileno() >= 0
         # Every packet carries the sender's header extensions: its mid, and an abs-send-time of now.
         now = (aiortc_internals.ntp_now() >> 14) & 0xFFFFFF
-        sent = [entry for entry in writer._history if entry is not None]
-        assert len(sent) == writer.packets
-        for _, header, payload in sent:
-            packet = RtpPacket.parse(header + payload, writer._extensions)
-            assert packet.extensions.mid == writer._mid is not None
+        first = (writer.sequence - writer.packets) & 0xFFFF
+        sent = [writer.sent_packet((first + offset) & 0xFFFF) for offset in range(writer.packets)]
+        for entry in sent:
+            assert entry is not None
+            header, payload = entry
+            packet = RtpPacket.parse(header + payload, writer.header_extensions)
+            assert packet.extensions.mid == writer.mid is not None
             assert packet.extensions.abs_send_time is not None
             assert (now - packet.extensions.abs_send_time) % (1 << 24) < 1 << 18  # within a second
             assert payload == packet.payload
+        assert writer.sent_packet((first - 1) & 0xFFFF) is None  # never sent
     finally:
         await publisher.close()
         await subscriber.close()
@@ -274,3 +282,38 @@ def test_the_check_notices_another_pylibsrtp_or_changed_statistics(monkeypatch: 
     monkeypatch.setattr(StreamStatistics, "add", add)
     with pytest.raises(aiortc_internals.AiortcInternalsError, match=r"StreamStatistics\.add"):
         aiortc_internals.check()
+
+
+@pytest.mark.parametrize("family, host", [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")])
+def test_datagrams_read_past_the_first_reach_their_protocol_as_asyncio_would_give_them(
+    family: socket.AddressFamily, host: str
+) -> None:
+    # What the compiled drain loop reads off the socket and does not relay (STUN, DTLS, RTCP, RTP of an
+    # unrouted or not yet connected stream) reaches the protocol with the bytes and the address asyncio gives.
+    class NotConnected:
+        _state = None
+
+    got: list[tuple[bytes, object]] = []
+    with (
+        socket.socket(family, socket.SOCK_DGRAM) as receiver,
+        socket.socket(family, socket.SOCK_DGRAM) as sender,
+    ):
+        receiver.bind((host, 0))
+        sender.bind((host, 0))
+        receiver.setblocking(False)
+        inbound = fastpath.Inbound(
+            NotConnected(), {}, lambda data, addr: got.append((data, addr)), receiver, srtp_of
+        )
+        datagrams = [
+            b"\x00\x01stun",
+            bytes([0x80, 96]) + bytes(30),
+            b"\x16\xfe\xfddtls",
+            bytes([0x81, 201]) + bytes(6),
+        ]
+        for datagram in datagrams:
+            sender.sendto(datagram, receiver.getsockname())
+        time.sleep(0.05)
+        first, address = receiver.recvfrom(65536)
+        inbound(first, address)
+        assert got == [(datagram, address) for datagram in datagrams]
+        assert address == sender.getsockname()

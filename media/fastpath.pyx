@@ -1,0 +1,1378 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""The forwarding fast path, compiled: what the relay does for every RTP packet it receives and sends.
+
+This is the per-packet code of `media.forwarding` and `media.aiortc_internals` (whose module docstrings
+describe the path, and which re-export these names), in Cython: the same steps and the same checks, with
+the state each packet touches held in C fields instead of Python objects. Why it is compiled: at the loads a
+consult has (a few streams), the worker is woken for each frame with its caches cold (the VM runs other work
+in between), and in Python a frame touched thousands of scattered objects (each int attribute its own
+object, each function its own code and frame), so it cost about three times what it costs warm. Compiling
+the same Python without types changed nothing (measured); what helps is touching less memory per packet.
+
+Everything here is part of the aiortc boundary of `media.aiortc_internals` (which checks, at import, the
+private aiortc, aioice, asyncio and pylibsrtp names used here): the DTLS transport's ``_state``,
+``_rx_srtp``/``_tx_srtp`` and counters, aioice's nominated pairs, asyncio's datagram transport ``_sock`` and
+``_buffer``, the sender's counters, the receiver's ``_enabled``, and libsrtp's ``srtp_protect`` and
+``srtp_unprotect`` called through the addresses pylibsrtp's binding gives.
+
+A stale build is refused: `SOURCE_SHA256` is the hash of this file the module was built from, and
+`media.aiortc_internals` compares it with the file next to it (``make`` rebuilds).
+"""
+
+import collections
+import logging
+import random
+import time
+
+import pylibsrtp
+from aiortc.codecs.h264 import h264_depayload
+from aiortc.codecs.vpx import vp8_depayload
+from aiortc.rtcdtlstransport import State as _DtlsState
+from aiortc.rtp import RTP_HISTORY_SIZE
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItem
+from cpython.ref cimport PyObject
+from libc.errno cimport EAGAIN, EINTR, errno
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t
+from libc.string cimport memcpy, memset
+
+cdef extern from "<sys/socket.h>" nogil:
+    ctypedef unsigned int socklen_t
+    struct sockaddr:
+        pass
+    struct sockaddr_storage:
+        pass
+    ssize_t c_recvfrom "recvfrom"(int fd, void *buf, size_t n, int flags, sockaddr *addr, socklen_t *addrlen)
+    ssize_t c_sendto "sendto"(int fd, const void *buf, size_t n, int flags, const sockaddr *addr, socklen_t addrlen)
+    int MSG_DONTWAIT
+    int SOCK_DGRAM
+
+cdef extern from "<errno.h>" nogil:
+    int EWOULDBLOCK
+
+cdef extern from "<netdb.h>" nogil:
+    struct addrinfo:
+        int ai_flags
+        int ai_family
+        int ai_socktype
+        int ai_protocol
+        socklen_t ai_addrlen
+        sockaddr *ai_addr
+        addrinfo *ai_next
+    int getaddrinfo(const char *node, const char *service, const addrinfo *hints, addrinfo **res)
+    void freeaddrinfo(addrinfo *res)
+    int getnameinfo(const sockaddr *addr, socklen_t addrlen, char *host, socklen_t hostlen, char *serv,
+                    socklen_t servlen, int flags)
+    int AI_NUMERICHOST
+    int AI_NUMERICSERV
+    int NI_NUMERICHOST
+    int NI_NUMERICSERV
+    int NI_MAXHOST
+
+cdef extern from *:
+    """
+    #ifndef JIAYI_FASTPATH_SHA256
+    #define JIAYI_FASTPATH_SHA256 ""
+    #endif
+    """
+    const char *JIAYI_FASTPATH_SHA256
+
+#: The sha256 of the fastpath.pyx this module was built from (set by setup.py).
+SOURCE_SHA256 = JIAYI_FASTPATH_SHA256.decode()
+
+logger = logging.getLogger("media.aiortc_internals")
+
+ctypedef int (*srtp_call)(void *ctx, void *data, int *length) noexcept nogil
+
+cdef object _CONNECTED = _DtlsState.CONNECTED
+cdef object _monotonic = time.monotonic
+
+cdef enum:
+    #: The largest SRTP packet `Srtp` takes, as pylibsrtp (longer ones are refused with ValueError).
+    SRTP_MAX_PACKET = 1500
+    #: Room for the authentication tag and MKI that protecting appends (pylibsrtp's SRTP_MAX_TRAILER_LEN).
+    SRTP_MAX_TRAILER = 144
+    MAX_DATAGRAM = 65536
+    #: aiortc's RTP_HISTORY_SIZE: the packets a writer can send again.
+    HISTORY = 128
+#: Datagrams read per wake-up of a socket beyond asyncio's one (a few frames' worth: fair to other sockets).
+DRAIN_DATAGRAMS = 16
+cdef int _DRAIN = DRAIN_DATAGRAMS
+#: A placeholder abs-send-time value, replaced in each frame's header extension.
+ABS_SEND_TIME_MARK = 0xA5C3E1
+#: Seconds from the NTP epoch (1900) to the Unix epoch (1970).
+cdef uint64_t NTP_UNIX_OFFSET_S = 2208988800
+assert RTP_HISTORY_SIZE == HISTORY, "aiortc's RTP_HISTORY_SIZE changed"
+
+# One receive buffer for the drain loop: the event loop is one thread, and what is read is handled (copied
+# into the session's buffer) before the next read.
+cdef char _rx_buffer[MAX_DATAGRAM]
+
+_VP8_KEYFRAME_START_CODE = b"\x9d\x01\x2a"
+
+
+cdef inline uint32_t _be32(const uint8_t *p) noexcept nogil:
+    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | <uint32_t>p[3]
+
+
+cdef inline void _put16(uint8_t *p, uint32_t v) noexcept nogil:
+    p[0] = (v >> 8) & 0xFF
+    p[1] = v & 0xFF
+
+
+cdef inline void _put32(uint8_t *p, uint32_t v) noexcept nogil:
+    p[0] = (v >> 24) & 0xFF
+    p[1] = (v >> 16) & 0xFF
+    p[2] = (v >> 8) & 0xFF
+    p[3] = v & 0xFF
+
+
+def ntp_now():
+    """The current time as a 64-bit NTP timestamp (what `aiortc.clock.current_ntp_time` returns, cheaper)."""
+    return _ntp_now()
+
+
+cdef uint64_t _ntp_now() except? 0:
+    cdef uint64_t ns = time.time_ns()
+    cdef uint64_t seconds = ns // 1000000000
+    cdef uint64_t fraction = ns % 1000000000
+    return ((seconds + NTP_UNIX_OFFSET_S) << 32) | ((fraction << 32) // 1000000000)
+
+
+# --- packets ----------------------------------------------------------------------------------------------
+
+
+cdef class RelayedPacket:
+    """The fixed RTP header fields and payload of one relayed packet (what `RtpPacket` has, minus extensions).
+
+    Its attribute names are `RtpPacket`'s, so aiortc's `StreamStatistics` and the frame assembler take either.
+    """
+
+    cdef readonly int payload_type
+    cdef readonly int marker
+    cdef readonly int sequence_number
+    cdef readonly uint32_t timestamp
+    cdef readonly uint32_t ssrc
+    cdef readonly bytes payload
+
+    def __init__(self, int payload_type, int marker, int sequence_number, uint32_t timestamp, uint32_t ssrc,
+                 bytes payload):
+        self.payload_type = payload_type
+        self.marker = marker
+        self.sequence_number = sequence_number
+        self.timestamp = timestamp
+        self.ssrc = ssrc
+        self.payload = payload
+
+
+cdef RelayedPacket _parse(const uint8_t *data, Py_ssize_t size):
+    # `parse_rtp` of size bytes at data.
+    cdef RelayedPacket packet
+    cdef Py_ssize_t pos, end
+    if size < 12:
+        raise ValueError("RTP packet length is less than 12 bytes")
+    cdef uint8_t first = data[0]
+    if first >> 6 != 2:
+        raise ValueError("RTP packet has invalid version")
+    pos = 12 + 4 * (first & 0x0F)
+    if first & 0x10:
+        if size < pos + 4:
+            raise ValueError("RTP packet has truncated extension profile / length")
+        pos += 4 + 4 * ((<Py_ssize_t>data[pos + 2] << 8) | data[pos + 3])
+    end = size
+    if first & 0x20:
+        end -= data[size - 1]
+    if pos > end:
+        raise ValueError("RTP packet is truncated")
+    packet = RelayedPacket.__new__(RelayedPacket)
+    packet.payload_type = data[1] & 0x7F
+    packet.marker = data[1] >> 7
+    packet.sequence_number = (data[2] << 8) | data[3]
+    packet.timestamp = _be32(data + 4)
+    packet.ssrc = _be32(data + 8)
+    packet.payload = PyBytes_FromStringAndSize(<const char *>data + pos, end - pos)
+    return packet
+
+
+def parse_rtp(bytes data):
+    """Parse an RTP packet's fixed header, skip its CSRCs and header extension, strip its padding.
+
+    Raises ValueError for what is not RTP (the same checks as `RtpPacket.parse`).
+    """
+    return _parse(<const uint8_t *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+
+
+# --- SRTP -------------------------------------------------------------------------------------------------
+
+
+cdef object _srtp_error(int status):
+    # What pylibsrtp raises for a libsrtp status (its ERRORS list is indexed by status).
+    errors = pylibsrtp.ERRORS
+    return pylibsrtp.Error(errors[status] if 0 <= status < len(errors) else f"libsrtp status {status}")
+
+
+cdef class Srtp:
+    """Protects and unprotects (and parses) RTP with a pylibsrtp `Session`'s libsrtp context, called directly.
+
+    Get it with `media.aiortc_internals.srtp_of(session)` (one per session). The same context and the same
+    checks as `Session.protect` and `Session.unprotect`, minus what those allocate per packet. Errors are
+    pylibsrtp's: `pylibsrtp.Error` from libsrtp, ValueError for a packet that is too long.
+    """
+
+    cdef object _owner  # pylibsrtp's gc-owned ``srtp_t *``: the context lives as long as this does
+    cdef void *_context
+    cdef srtp_call _protect
+    cdef srtp_call _unprotect
+    cdef char _buffer[SRTP_MAX_PACKET + SRTP_MAX_TRAILER]
+
+    def __init__(self, session, uintptr_t protect, uintptr_t unprotect):
+        from pylibsrtp._binding import ffi
+
+        self._owner = session._srtp
+        self._context = <void *><uintptr_t>int(ffi.cast("uintptr_t", session._srtp[0]))
+        self._protect = <srtp_call>protect
+        self._unprotect = <srtp_call>unprotect
+
+    def unprotect_rtp(self, bytes data):
+        """The RTP packet inside SRTP packet `data` (authentic, not replayed), parsed as `parse_rtp` does."""
+        return self._unprotect_rtp(<const char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+
+    cdef RelayedPacket _unprotect_rtp(self, const char *data, Py_ssize_t size):
+        cdef int length = <int>size
+        if size > SRTP_MAX_PACKET:
+            raise ValueError("packet is too long")
+        memcpy(self._buffer, data, size)
+        cdef int status = self._unprotect(self._context, self._buffer, &length)
+        if status != 0:
+            raise _srtp_error(status)
+        return _parse(<const uint8_t *>self._buffer, length)
+
+    def protect(self, bytes header, bytes payload):
+        """The SRTP packet of the RTP packet `header` + `payload`."""
+        cdef Py_ssize_t head = PyBytes_GET_SIZE(header)
+        cdef Py_ssize_t size = head + PyBytes_GET_SIZE(payload)
+        if size > SRTP_MAX_PACKET:
+            raise ValueError("packet is too long")
+        memcpy(self._buffer, PyBytes_AS_STRING(header), head)
+        memcpy(self._buffer + head, PyBytes_AS_STRING(payload), size - head)
+        cdef int length = self._protect_buffer(<int>size)
+        return PyBytes_FromStringAndSize(self._buffer, length)
+
+    cdef int _protect_buffer(self, int size) except -1:
+        # Protect the `size` bytes of RTP in the buffer in place; the SRTP length.
+        cdef int length = size
+        cdef int status = self._protect(self._context, self._buffer, &length)
+        if status != 0:
+            raise _srtp_error(status)
+        return length
+
+
+# --- receive statistics -----------------------------------------------------------------------------------
+
+
+cdef class StreamStatistics:
+    """aiortc's receive statistics for one stream (what its RTCP receiver reports say), in C fields.
+
+    The attributes and arithmetic of `aiortc.rtcrtpreceiver.StreamStatistics` (checked against it at import
+    and in tests), which the receiver's RTCP task and `getStats` read from its table of remote streams.
+    """
+
+    cdef public int64_t cycles
+    cdef public int64_t packets_received
+    cdef public int64_t _clockrate
+    cdef public int64_t _jitter_q4
+    cdef public int64_t _expected_prior
+    cdef public int64_t _received_prior
+    cdef int _base_seq
+    cdef int _max_seq
+    cdef int64_t _arrival
+    cdef int64_t _timestamp
+    cdef bint _has_arrival
+
+    def __init__(self, int64_t clockrate):
+        self._clockrate = clockrate
+        self._base_seq = -1
+        self._max_seq = -1
+
+    @property
+    def base_seq(self):
+        return None if self._base_seq < 0 else self._base_seq
+
+    @property
+    def max_seq(self):
+        return None if self._max_seq < 0 else self._max_seq
+
+    @property
+    def _last_arrival(self):
+        return self._arrival if self._has_arrival else None
+
+    @property
+    def _last_timestamp(self):
+        return self._timestamp if self._has_arrival else None
+
+    def add(self, packet):
+        """Count one received packet (a relayed one or an `RtpPacket`)."""
+        if type(packet) is RelayedPacket:
+            self._add((<RelayedPacket>packet).sequence_number, (<RelayedPacket>packet).timestamp)
+        else:
+            self._add(packet.sequence_number, packet.timestamp)
+
+    cdef void _add(self, int seq, int64_t timestamp):
+        cdef int64_t arrival, diff
+        cdef int max_seq = self._max_seq
+        self.packets_received += 1
+        if self._base_seq < 0:
+            self._base_seq = seq
+        if max_seq >= 0 and not 0 < ((seq - max_seq) & 0xFFFF) < 0x8000:
+            return  # not newer than the newest (aiortc's uint16_gt)
+        arrival = <int64_t>(time.time() * self._clockrate)  # (looked up each time, as aiortc's)
+        if max_seq >= 0 and seq < max_seq:
+            self.cycles += 1 << 16
+        self._max_seq = seq
+        if self._has_arrival and timestamp != self._timestamp and self.packets_received > 1:
+            diff = (arrival - self._arrival) - (timestamp - self._timestamp)
+            if diff < 0:
+                diff = -diff
+            self._jitter_q4 += diff - ((self._jitter_q4 + 8) >> 4)
+        self._arrival = arrival
+        self._timestamp = timestamp
+        self._has_arrival = True
+
+    @property
+    def fraction_lost(self):
+        expected_interval = self.packets_expected - self._expected_prior
+        self._expected_prior = self.packets_expected
+        received_interval = self.packets_received - self._received_prior
+        self._received_prior = self.packets_received
+        lost_interval = expected_interval - received_interval
+        if expected_interval == 0 or lost_interval <= 0:
+            return 0
+        return (lost_interval << 8) // expected_interval
+
+    @property
+    def jitter(self):
+        return self._jitter_q4 >> 4
+
+    @property
+    def packets_expected(self):
+        return self.cycles + self._max_seq - self._base_seq + 1
+
+    @property
+    def packets_lost(self):
+        from aiortc.rtp import clamp_packets_lost
+
+        return clamp_packets_lost(self.packets_expected - self.packets_received)
+
+
+# --- frames -----------------------------------------------------------------------------------------------
+
+
+cdef class EncodedFrame:
+    """One whole encoded frame as the publisher sent it.
+
+    A frame from a `FrameAssembler` also has `payloads`, its RTP payloads as they arrived: a subscriber's
+    `RtpWriter` sends those as they are (no depayloading, no re-packetizing), and `data` is only built if
+    something asks for it.
+    """
+
+    cdef public object _bytes
+    cdef public object _join
+    cdef public object payloads
+    #: In the codec's clock, counted from the first frame of this `epoch` (may be negative after reordering).
+    cdef public int64_t timestamp
+    cdef public bint keyframe
+    #: `time.monotonic()` when its last packet arrived.
+    cdef public double arrival
+    #: Changes when the publisher's stream restarts (new SSRC): timestamps of two epochs are unrelated.
+    cdef public int64_t epoch
+
+    def __init__(self, data, int64_t timestamp, keyframe, double arrival, int64_t epoch, payloads=None,
+                 join=None):
+        if data is None and join is None:
+            raise ValueError("an EncodedFrame needs its data or a way to join it")
+        self._bytes = data
+        self._join = join
+        self.payloads = payloads
+        self.timestamp = timestamp
+        self.keyframe = bool(keyframe)
+        self.arrival = arrival
+        self.epoch = epoch
+
+    @property
+    def data(self):
+        """The encoded frame (depayloaded, joined)."""
+        if self._bytes is None:
+            self._bytes = self._join()
+        return self._bytes
+
+
+def is_keyframe(str mime_type, bytes data):
+    """Whether an encoded frame can be decoded on its own (every Opus frame can)."""
+    mime = mime_type.lower()
+    if mime == "video/vp8":
+        return _vp8_keyframe(<const uint8_t *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+    if mime == "video/h264":
+        return any(nal_type == 5 for nal_type in _h264_nal_types(data))
+    return True
+
+
+cdef bint _vp8_keyframe(const uint8_t *data, Py_ssize_t size) noexcept:
+    # RFC 6386 section 9.1: bit 0 of the frame tag is 0 for key frames, which carry a start code.
+    return size >= 10 and not data[0] & 0x01 and data[3] == 0x9D and data[4] == 0x01 and data[5] == 0x2A
+
+
+def vp8_descriptor_length(bytes payload):
+    """The length of a VP8 RTP payload descriptor (RFC 7741 section 4.2), or -1 when it is truncated.
+
+    What `aiortc.codecs.vpx.VpxPayloadDescriptor.parse` skips, without building the descriptor.
+    """
+    return _vp8_descriptor_length(<const uint8_t *>PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
+
+
+cdef Py_ssize_t _vp8_descriptor_length(const uint8_t *payload, Py_ssize_t size) noexcept:
+    cdef Py_ssize_t position
+    cdef uint8_t extended
+    if size < 1:
+        return -1
+    if not payload[0] & 0x80:  # no extended control bits
+        return 1
+    if size < 2:
+        return -1
+    extended = payload[1]
+    position = 2
+    if extended & 0x80:  # PictureID, 7 or 15 bits
+        if size < position + 1:
+            return -1
+        position += 2 if payload[position] & 0x80 else 1
+    if extended & 0x40:  # TL0PICIDX
+        position += 1
+    if extended & 0x30:  # TID/Y/KEYIDX
+        position += 1
+    return position if position <= size else -1
+
+
+def _h264_nal_types(bytes data):
+    """NAL unit types of an Annex B byte stream (what aiortc's H.264 depayloader produces)."""
+    types = []
+    position = data.find(b"\x00\x00\x01")
+    while position != -1 and position + 3 < len(data):
+        types.append(data[position + 3] & 0x1F)
+        position = data.find(b"\x00\x00\x01", position + 3)
+    return types
+
+
+def depayload(str mime_type, bytes payload):
+    """The codec data of one RTP payload (VP8 and H.264 payloads carry a descriptor; Opus is its payload)."""
+    mime = mime_type.lower()
+    if mime == "video/vp8":
+        return vp8_depayload(payload)
+    if mime == "video/h264":
+        return h264_depayload(payload)
+    return payload
+
+
+cdef inline object _packet_data(object packet):
+    # The depayloaded bytes aiortc's receiver stored on a packet (its ``_data``), or None (relayed packets).
+    if type(packet) is RelayedPacket:
+        return None
+    return getattr(packet, "_data", None)
+
+
+cdef class Unwrapper:
+    """Extends RTP sequence numbers or timestamps past their wrap-around, allowing for reordering."""
+
+    cdef int64_t _mask
+    cdef int64_t _half
+    cdef int64_t _last
+    cdef bint _started
+
+    def __init__(self, int bits):
+        self._mask = (<int64_t>1 << bits) - 1
+        self._half = <int64_t>1 << (bits - 1)
+
+    def unwrap(self, int64_t value):
+        return self._unwrap(value)
+
+    cdef int64_t _unwrap(self, int64_t value) noexcept:
+        cdef int64_t delta, extended
+        if not self._started:
+            self._started = True
+            self._last = value + self._mask + 1
+            return self._last
+        delta = (value - self._last) & self._mask
+        if delta >= self._half:
+            delta -= self._mask + 1
+        extended = self._last + delta
+        if delta > 0:
+            self._last = extended
+        return extended
+
+    def advance(self, int64_t extended):
+        """Take `extended`, the value that follows the last one, as the newest (what `unwrap` would do)."""
+        self._last = extended
+
+
+cdef class NackTracker:
+    """The packets missing from one RTP stream, for NACKs: O(1) amortized per packet.
+
+    aiortc's `NackGenerator` walks every missing packet on every packet it receives; here the missing
+    sequence numbers are kept in arrival order, so forgetting the old ones only looks at the oldest.
+    At most `history` packets behind the newest are asked for (aiortc: `RTP_HISTORY_SIZE`).
+    """
+
+    cdef int64_t _history
+    cdef Unwrapper _seq
+    cdef int64_t _max
+    cdef bint _has_max
+    cdef object _missing
+
+    def __init__(self, int64_t history=128):
+        if history < 1:
+            raise ValueError(f"history must be at least 1, got {history!r}")
+        self._history = history
+        self._seq = Unwrapper(16)
+        self._missing = collections.OrderedDict()
+
+    def add(self, int sequence_number):
+        """Note a received packet; True when it revealed newly missing packets (a NACK is due)."""
+        return self._add(sequence_number)
+
+    cdef bint _add(self, int sequence_number) except -1:
+        cdef int64_t newest = self._max, extended, oldest, seq
+        missing = self._missing
+        if self._has_max and sequence_number == ((newest + 1) & 0xFFFF) and not missing:
+            # The next packet in order with nothing missing (the common case): only the newest moves on.
+            self._max = newest + 1
+            self._seq._last = newest + 1
+            return False
+        extended = self._seq._unwrap(sequence_number)
+        if not self._has_max:
+            self._max = extended
+            self._has_max = True
+            return False
+        if extended <= self._max:
+            missing.pop(extended, None)  # a retransmission or a reordered packet
+            return False
+        oldest = extended - self._history
+        for seq in range(max(self._max + 1, oldest), extended):
+            missing[seq] = None
+        missed = extended > self._max + 1
+        self._max = extended
+        while missing and next(iter(missing)) < oldest:
+            missing.popitem(last=False)
+        return missed
+
+    def missing(self):
+        """The missing sequence numbers, oldest first."""
+        return [seq & 0xFFFF for seq in self._missing]
+
+
+cdef class FrameAssembler:
+    """Rebuilds frames from a receiver's depayloaded RTP packets; releases each frame on its marker packet.
+
+    It takes the place of aiortc's jitter buffer (same `add` shape) but never returns a frame to aiortc:
+    whole frames go to `on_frame`, and `on_need_keyframe` is called when a frame was lost (the stream then
+    waits for a keyframe) or when the stream starts with a delta frame.
+    """
+
+    cdef readonly object codec
+    cdef bint _video
+    cdef bint _vp8
+    cdef str _mime
+    cdef object _on_frame
+    cdef object _on_need_keyframe
+    cdef double _loss_wait
+    cdef Py_ssize_t _capacity
+    cdef object _clock
+    cdef public object ssrc
+    cdef public int64_t epoch
+    #: Frames released, and frames given up (lost, or skipped while waiting for a keyframe).
+    cdef public int64_t frames
+    cdef public int64_t frames_lost
+    cdef Unwrapper _seq
+    cdef Unwrapper _ts
+    cdef int64_t _ts_origin
+    cdef bint _has_ts_origin
+    cdef int64_t _next
+    cdef bint _has_next
+    cdef dict _packets
+    cdef dict _markers
+    # The common case, kept out of the dicts above: packets in order from `_next` on, none missing, the
+    # frame's last one not in yet. Whenever that stops being so, the run moves into `_packets`.
+    cdef list _run
+    cdef bint _waiting_keyframe
+
+    def __init__(self, codec, on_frame, on_need_keyframe, *, double loss_wait_s=0.1, Py_ssize_t capacity=512,
+                 clock=time.monotonic):
+        if loss_wait_s <= 0:
+            raise ValueError(f"loss_wait_s must be positive, got {loss_wait_s!r}")
+        self.codec = codec
+        self._video = codec.kind == "video"
+        self._mime = codec.mime_type.lower()
+        self._vp8 = self._mime == "video/vp8"
+        self._on_frame = on_frame
+        self._on_need_keyframe = on_need_keyframe
+        self._loss_wait = loss_wait_s
+        self._capacity = capacity
+        self._clock = clock
+        self.ssrc = None
+        self.epoch = 0
+        self.frames = 0
+        self.frames_lost = 0
+        self._reset()
+
+    cdef void _reset(self):
+        self._seq = Unwrapper(16)
+        self._ts = Unwrapper(32)
+        self._has_ts_origin = False
+        self._has_next = False
+        self._packets = {}
+        self._markers = {}
+        self._run = []
+        self._waiting_keyframe = self._video
+
+    @property
+    def waiting_keyframe(self):
+        """Whether frames are held back until the publisher sends a keyframe."""
+        return self._waiting_keyframe
+
+    def add(self, packet):
+        """Take one packet (a relayed one, or one that aiortc's receiver depayloaded for its jitter buffer)."""
+        self._add(packet)
+        return (False, None)
+
+    cdef int _add(self, object packet) except -1:
+        cdef RelayedPacket relayed
+        cdef int sequence_number, marker
+        cdef uint32_t ssrc
+        cdef int64_t extended
+        cdef list run
+        if type(packet) is RelayedPacket:
+            relayed = <RelayedPacket>packet
+            ssrc, sequence_number, marker = relayed.ssrc, relayed.sequence_number, relayed.marker
+        else:
+            ssrc, sequence_number, marker = packet.ssrc, packet.sequence_number, packet.marker
+        if self.ssrc is None or ssrc != self.ssrc:
+            if self.ssrc is not None:
+                self.epoch += 1
+            self.ssrc = ssrc
+            self._reset()
+        extended = self._seq._unwrap(sequence_number)
+        run = self._run
+        if (
+            self._video
+            and self._has_next
+            and extended == self._next + len(run)
+            and not self._packets
+            and len(run) < self._capacity
+        ):
+            # In order, nothing missing (the fast path): the frame is whole on its marker.
+            run.append(packet)
+            if marker:
+                self._next = extended + 1
+                self._run = []
+                self._complete(run, self._clock())
+            return 0
+        if run:
+            self._unstage()
+        now = self._clock()
+        if self._has_next and extended < self._next:
+            return 0  # a duplicate, or too late: its frame was released or given up
+        if not self._video:
+            self._next = extended + 1
+            self._has_next = True
+            payload = packet.payload
+            if payload:
+                data = _packet_data(packet)
+                self._release(
+                    EncodedFrame(payload if data is None else data, 0, True, now, self.epoch, [payload]),
+                    packet.timestamp,
+                )
+            return 0
+        if extended in self._packets:
+            return 0
+        self._packets[extended] = packet
+        if marker:
+            self._markers[extended] = now
+        if not self._has_next:
+            # Join the stream on its first frame boundary.
+            if marker:
+                self._discard_through(extended)
+                self._next = extended + 1
+                self._has_next = True
+            elif len(self._packets) > self._capacity:
+                self._packets.clear()
+            return 0
+        if self._markers or len(self._packets) > self._capacity:
+            # (With no frame's last packet in, no frame can be complete: nothing to look at.)
+            self._drain(now)
+        return 0
+
+    cdef void _unstage(self):
+        # The run leaves the fast path: its packets join the others (it holds no frame's last packet).
+        cdef int64_t offset = self._next
+        packets = self._packets
+        for staged in self._run:
+            packets[offset] = staged
+            offset += 1
+        self._run = []
+
+    cdef int _drain(self, now) except -1:
+        cdef int64_t start, end
+        packets = self._packets
+        while self._has_next:
+            start = self._next
+            # Padding packets (no payload) between frames belong to no frame.
+            while (p := packets.get(start)) is not None and not p.marker and not p.payload:
+                del packets[start]
+                start += 1
+            self._next = start
+            end = start
+            while (p := packets.get(end)) is not None and not p.marker:
+                end += 1
+            if p is not None:
+                run = [packets.pop(seq) for seq in range(start, end + 1)]
+                del self._markers[end]
+                self._next = end + 1
+                self._complete(run, now)
+                continue
+            # A packet is missing. Wait for its retransmission while the later frames are recent.
+            if not self._markers:
+                if len(packets) > self._capacity:
+                    self._lose()
+                    self._packets.clear()
+                    self._has_next = False
+                return 0
+            boundary = min(self._markers)
+            if len(packets) <= self._capacity and now - self._markers[boundary] < self._loss_wait:
+                return 0
+            self._discard_through(boundary)
+            self._next = boundary + 1
+            self._lose()
+        return 0
+
+    cdef void _discard_through(self, int64_t last):
+        for seq in [s for s in self._packets if s <= last]:
+            del self._packets[seq]
+        for seq in [s for s in self._markers if s <= last]:
+            del self._markers[seq]
+
+    def _frame_data(self, packet):
+        data = _packet_data(packet)
+        return depayload(self._mime, packet.payload) if data is None else data
+
+    cdef int _complete(self, list run, now) except -1:
+        cdef RelayedPacket relayed
+        cdef Py_ssize_t start
+        cdef bytes payload
+        cdef uint32_t timestamp = run[len(run) - 1].timestamp
+        cdef list kept = []
+        cdef list payloads = []
+        cdef bint relayed_only = True
+        for p in run:
+            if type(p) is RelayedPacket:
+                relayed = <RelayedPacket>p
+                payload = relayed.payload
+                if not payload:
+                    continue
+                if relayed.timestamp != timestamp:
+                    # The previous frame's marker never came: this run mixes two frames.
+                    self._lose()
+                    return 0
+            else:
+                relayed_only = False
+                payload = p.payload
+                if not payload:
+                    continue
+                if p.timestamp != timestamp:
+                    self._lose()
+                    return 0
+            kept.append(p)
+            payloads.append(payload)
+        if not kept:
+            return 0
+        frame = EncodedFrame.__new__(EncodedFrame)
+        frame._join = _Joiner(self, kept)
+        frame.payloads = payloads
+        frame.arrival = now
+        frame.epoch = self.epoch
+        if self._vp8:
+            # The frame tag is in the first packet, after its payload descriptor.
+            first = kept[0]
+            data = None if relayed_only else _packet_data(first)
+            if data is None:
+                payload = payloads[0]
+                start = _vp8_descriptor_length(<const uint8_t *>PyBytes_AS_STRING(payload), len(payload))
+                # A truncated descriptor is no keyframe (the relay forwards what it cannot read as it came).
+                if start < 0:
+                    data = b""
+                elif len(payload) - start < 10 and len(kept) > 1:
+                    data = frame.data  # a first packet too short to hold the frame tag and start code
+                else:
+                    frame.keyframe = _vp8_keyframe(
+                        <const uint8_t *>PyBytes_AS_STRING(payload) + start, len(payload) - start
+                    )
+                    self._release(frame, timestamp)
+                    return 0
+            frame.keyframe = is_keyframe(self._mime, data)
+        else:
+            frame.keyframe = is_keyframe(self._mime, frame.data)
+        self._release(frame, timestamp)
+        return 0
+
+    cdef int _release(self, EncodedFrame frame, uint32_t rtp_timestamp) except -1:
+        cdef int64_t extended
+        if self._waiting_keyframe:
+            if not frame.keyframe:
+                self.frames_lost += 1
+                self._on_need_keyframe()
+                return 0
+            self._waiting_keyframe = False
+        extended = self._ts._unwrap(rtp_timestamp)
+        if not self._has_ts_origin:
+            self._ts_origin = extended
+            self._has_ts_origin = True
+        self.frames += 1
+        frame.timestamp = extended - self._ts_origin
+        self._on_frame(frame)
+        return 0
+
+    cdef void _lose(self):
+        self.frames_lost += 1
+        self._waiting_keyframe = True
+        self._on_need_keyframe()
+
+
+cdef class _Joiner:
+    # A frame's data, joined from its packets only when something asks for it (a recorder, a fallback).
+    cdef FrameAssembler _assembler
+    cdef list _packets
+
+    def __init__(self, FrameAssembler assembler, list packets):
+        self._assembler = assembler
+        self._packets = packets
+
+    def __call__(self):
+        return b"".join([self._assembler._frame_data(p) for p in self._packets])
+
+
+# --- receiving --------------------------------------------------------------------------------------------
+
+
+#: How stale aiortc's "last packet from this source" time (RTCRtpSynchronizationSource.timestamp) may be.
+ACTIVE_SSRC_RESOLUTION_S = 0.1
+
+
+cdef class ReceiverTap:
+    """What a relayed receiver does for each of its RTP packets (`media.aiortc_internals.relay_receiver`).
+
+    What aiortc's `_handle_rtp_packet` does is kept (enabled check, codec check, statistics for RTCP receiver
+    reports, NACKs through `nacks`, `None` for audio) except the REMB estimator and depayloading.
+    """
+
+    cdef object _receiver
+    cdef dict _codecs
+    cdef dict _streams
+    cdef dict _active
+    cdef object _handler
+    cdef FrameAssembler _assembler
+    cdef object _nacks
+    cdef NackTracker _tracker
+    cdef object _send_nacks
+    cdef object _now_datetime
+    cdef dict _noted  # SSRC -> when its entry in `active` was last written (monotonic)
+
+    def __init__(self, receiver, codecs, streams, active, handler, nacks, send_nacks, now_datetime):
+        self._receiver = receiver
+        self._codecs = codecs
+        self._streams = streams
+        self._active = active
+        self._handler = handler
+        # The assembler's own `add`, called without going through Python, when that is the handler.
+        handler_self = getattr(handler, "__self__", None)
+        if type(handler_self) is FrameAssembler and getattr(handler, "__name__", "") == "add":
+            self._assembler = <FrameAssembler>handler_self
+        self._nacks = nacks
+        if type(nacks) is NackTracker:
+            self._tracker = <NackTracker>nacks
+        self._send_nacks = send_nacks
+        self._now_datetime = now_datetime
+        self._noted = {}
+
+    def __call__(self, packet):
+        self._take(packet)
+
+    cdef int _take(self, object packet) except -1:
+        cdef RelayedPacket relayed
+        cdef StreamStatistics fast_stats
+        cdef int payload_type, sequence_number, marker
+        cdef uint32_t ssrc, timestamp
+        cdef double now
+        if not self._receiver._enabled:
+            return 0
+        if type(packet) is RelayedPacket:
+            relayed = <RelayedPacket>packet
+            payload_type, sequence_number = relayed.payload_type, relayed.sequence_number
+            marker, ssrc, timestamp = relayed.marker, relayed.ssrc, relayed.timestamp
+        else:
+            payload_type, sequence_number = packet.payload_type, packet.sequence_number
+            marker, ssrc, timestamp = packet.marker, packet.ssrc, packet.timestamp
+        codec = self._codecs.get(payload_type)
+        if codec is None:
+            return 0
+        stats = self._streams.get(ssrc)
+        if stats is None:
+            stats = self._streams[ssrc] = StreamStatistics(codec.clockRate)
+        if type(stats) is StreamStatistics:
+            fast_stats = <StreamStatistics>stats
+            fast_stats._add(sequence_number, timestamp)
+        else:
+            stats.add(packet)
+        if marker:
+            # aiortc notes when each source last ended a frame (getSynchronizationSources, which keeps the
+            # last 10 s): here at most every ACTIVE_SSRC_RESOLUTION_S, as reading the UTC time is dear.
+            now = _monotonic()
+            noted = self._noted.get(ssrc)
+            if noted is None or now - <double>noted >= ACTIVE_SSRC_RESOLUTION_S:
+                self._noted[ssrc] = now
+                self._active[ssrc] = self._now_datetime()
+        if self._tracker is not None:
+            if self._tracker._add(sequence_number):
+                self._send_nacks(ssrc)
+        elif self._nacks is not None and self._nacks.add(sequence_number):
+            self._send_nacks(ssrc)
+        if self._assembler is not None:
+            self._assembler._add(packet)
+        else:
+            self._handler(packet)
+        return 0
+
+
+cdef class Inbound:
+    """The datagram callback of a media socket's protocol: routed SRTP is decrypted and handled right here.
+
+    It replaces the nominated pair's ``StunProtocol.datagram_received`` (`RtpLink`). RTP (first byte
+    128-191, RFC 7983, and not RTCP: second byte 192-223) whose SSRC is routed goes to its handler; all else
+    to the protocol's own callback. After the datagram asyncio read, the datagrams already waiting on the
+    socket are read too (asyncio reads one per wake-up of the loop: a frame's packets would take an
+    iteration each), at most `DRAIN_DATAGRAMS`.
+    """
+
+    cdef object _dtls
+    cdef dict _routes
+    cdef object _original
+    cdef int _fd
+    cdef object _srtp_session
+    cdef Srtp _srtp
+    cdef object _srtp_of
+    cdef int64_t _rx_bytes
+    cdef int64_t _rx_packets
+
+    def __init__(self, dtls, dict routes, original, sock, srtp_of):
+        self._dtls = dtls
+        self._routes = routes
+        self._original = original
+        self._fd = sock.fileno() if sock is not None else -1
+        self._srtp_of = srtp_of
+
+    def __call__(self, bytes data, addr):
+        cdef ssize_t size
+        cdef sockaddr_storage source
+        cdef socklen_t source_length
+        cdef int drained
+        cdef char host[1025]
+        cdef char port[32]
+        try:
+            if not self._dispatch(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)):
+                self._original(data, addr)
+            if self._fd < 0:
+                return
+            for drained in range(_DRAIN):
+                source_length = sizeof(source)
+                size = c_recvfrom(self._fd, _rx_buffer, MAX_DATAGRAM, MSG_DONTWAIT, <sockaddr *>&source,
+                                  &source_length)
+                if size < 0:
+                    return  # nothing more waiting (or an error: asyncio's next read reports it)
+                if self._dispatch(_rx_buffer, size):
+                    continue
+                # Not routed RTP: the protocol's own callback, given what asyncio would have given it.
+                other = PyBytes_FromStringAndSize(_rx_buffer, size)
+                if getnameinfo(<sockaddr *>&source, source_length, host, sizeof(host), port, sizeof(port),
+                               NI_NUMERICHOST | NI_NUMERICSERV) != 0:
+                    continue
+                self._original(other, self._address(host.decode(), int(port.decode())))
+        finally:
+            self._flush()
+
+    cdef object _address(self, str host, int port):
+        # asyncio gives (host, port) for IPv4 and (host, port, flowinfo, scope_id) for IPv6 (as the socket
+        # module does: scope and flow are 0 for the addresses the relay gathers on; otherwise ask Python).
+        if ":" not in host:
+            return (host, port)
+        if "%" in host:
+            import socket
+
+            return socket.getaddrinfo(host, port, socket.AF_INET6, socket.SOCK_DGRAM)[0][4]
+        return (host, port, 0, 0)
+
+    cdef bint _dispatch(self, const char *data, Py_ssize_t size) except -1:
+        # True when the datagram was routed RTP (handled, or dropped as not authentic).
+        cdef const uint8_t *p = <const uint8_t *>data
+        cdef PyObject *found
+        cdef RelayedPacket packet
+        if size < 12 or not (127 < p[0] < 192) or (191 < p[1] < 224):
+            return False
+        dtls = self._dtls
+        if dtls._state is not _CONNECTED:
+            return False
+        found = PyDict_GetItem(self._routes, _be32(p + 8))
+        if found is NULL:
+            return False
+        handler = <object>found
+        self._rx_bytes += size
+        self._rx_packets += 1
+        session = dtls._rx_srtp
+        if session is not self._srtp_session:
+            self._srtp = self._srtp_of(session)
+            self._srtp_session = session
+        try:
+            packet = self._srtp._unprotect_rtp(data, size)
+        except (pylibsrtp.Error, ValueError):
+            return True  # not authentic, replayed, or not RTP: dropped, as aiortc does
+        try:
+            if type(handler) is ReceiverTap:
+                (<ReceiverTap>handler)._take(packet)
+            else:
+                handler(packet)
+        except Exception:
+            # Never let it reach asyncio: the socket's transport would be closed.
+            logger.exception("relayed RTP packet handler failed")
+        return True
+
+    cdef void _flush(self):
+        # The transport's packet and byte counters (its getStats), once per wake-up.
+        if self._rx_packets:
+            dtls = self._dtls
+            dtls._RTCDtlsTransport__rx_bytes += self._rx_bytes
+            dtls._RTCDtlsTransport__rx_packets += self._rx_packets
+            self._rx_bytes = 0
+            self._rx_packets = 0
+
+
+# --- sending ----------------------------------------------------------------------------------------------
+
+
+cdef class RtpLink:
+    """Sends and receives SRTP on one `RTCDtlsTransport` without aiortc's per-packet coroutines and queues.
+
+    Get it with `media.aiortc_internals.rtp_link(transport)`. Receiving: `route(ssrc, handler)` makes every
+    later RTP packet of `ssrc` go to `handler`, called in the socket's datagram callback. Sending:
+    `send(header, payload)`, and `RtpWriter` straight from the session's buffer.
+    """
+
+    cdef object _dtls
+    cdef dict _routes
+    cdef set _hooked
+    cdef object _srtp_of
+    # aioice's nominated pairs (the same dict for the connection's life) and the one sent on.
+    cdef dict _nominated
+    cdef object _pair
+    cdef object _transport
+    cdef object _addr
+    cdef object _tx_session
+    cdef Srtp _tx
+    cdef int _fd
+    cdef sockaddr_storage _sockaddr
+    cdef socklen_t _sockaddr_length
+
+    def __init__(self, dtls, srtp_of):
+        self._dtls = dtls
+        self._routes = {}
+        self._hooked = set()
+        self._srtp_of = srtp_of
+        self._nominated = dtls.transport._connection._nominated
+        self._fd = -1
+
+    # sending
+
+    def send(self, bytes header, bytes payload):
+        """Encrypt and send one RTP packet now; `ConnectionError` when the transport is not connected."""
+        self.send_all(((header, payload),))
+
+    def send_all(self, packets):
+        """Encrypt and send RTP packets, each given as (header, payload), now and back to back.
+
+        `ConnectionError` when the transport is not connected (nothing is sent then).
+        """
+        cdef Srtp srtp = self._tx_srtp()
+        cdef bytes header, payload
+        cdef Py_ssize_t head, size
+        self._ready()
+        octets = count = 0
+        for header, payload in packets:
+            head = PyBytes_GET_SIZE(header)
+            size = head + PyBytes_GET_SIZE(payload)
+            if size > SRTP_MAX_PACKET:
+                raise ValueError("packet is too long")
+            memcpy(srtp._buffer, PyBytes_AS_STRING(header), head)
+            memcpy(srtp._buffer + head, PyBytes_AS_STRING(payload), size - head)
+            octets += self._send(srtp._buffer, srtp._protect_buffer(<int>size))
+            count += 1
+        self._count(octets, count)
+
+    def send_rtcp(self, bytes packet):
+        """Encrypt and send one compound RTCP packet now; `ConnectionError` when not connected."""
+        dtls = self._dtls
+        if dtls._state is not _CONNECTED:
+            raise ConnectionError("Cannot send encrypted RTCP, not connected")
+        data = dtls._tx_srtp.protect_rtcp(packet)
+        self._ready()
+        self._count(self._send(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)), 1)
+
+    cdef Srtp _tx_srtp(self):
+        dtls = self._dtls
+        if dtls._state is not _CONNECTED:
+            raise ConnectionError("Cannot send encrypted RTP, not connected")
+        session = dtls._tx_srtp
+        if session is not self._tx_session:
+            self._tx = self._srtp_of(session)
+            self._tx_session = session
+        return self._tx
+
+    cdef int _ready(self) except -1:
+        # The nominated pair to send on (it changes only on an ICE restart), or ConnectionError.
+        pair = self._nominated.get(1)
+        if pair is None:
+            raise ConnectionError("Cannot send data, not connected")
+        if pair is not self._pair:
+            self._use_pair(pair)
+        return 0
+
+    cdef int _send(self, const char *data, Py_ssize_t size) except -1:
+        # What asyncio's transport would do, minus its checks: the socket takes the datagram or, when its
+        # buffer is full, the datagram is dropped (as the kernel would drop it on the way).
+        cdef ssize_t sent
+        transport = self._transport
+        if self._fd < 0 or transport._buffer:
+            transport.sendto(PyBytes_FromStringAndSize(data, size), self._addr)
+            return <int>size
+        sent = c_sendto(self._fd, data, size, 0, <sockaddr *>&self._sockaddr, self._sockaddr_length)
+        if sent < 0 and errno != EAGAIN and errno != EWOULDBLOCK and errno != EINTR:
+            import os
+
+            code = errno
+            self._pair.protocol.error_received(OSError(code, os.strerror(code)))
+        return <int>size
+
+    cdef void _count(self, int64_t octets, int64_t count):
+        dtls = self._dtls
+        dtls._RTCDtlsTransport__tx_bytes += octets
+        dtls._RTCDtlsTransport__tx_packets += count
+
+    cdef int _use_pair(self, pair) except -1:
+        # Resolve the pair's socket and address once (numeric, as aioice's candidates are).
+        cdef addrinfo hints
+        cdef addrinfo *found = NULL
+        self._pair = pair
+        self._transport = pair.protocol.transport
+        self._addr = pair.remote_addr
+        self._fd = -1
+        sock = getattr(self._transport, "_sock", None)
+        if sock is None or not hasattr(self._transport, "_buffer"):
+            return 0
+        host = str(self._addr[0]).encode()
+        port = str(self._addr[1]).encode()
+        memset(&hints, 0, sizeof(hints))
+        hints.ai_family = sock.family
+        hints.ai_socktype = SOCK_DGRAM
+        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
+        if getaddrinfo(host, port, &hints, &found) != 0 or found == NULL:
+            return 0  # not numeric: asyncio's transport resolves it
+        if found.ai_addrlen <= sizeof(self._sockaddr):
+            memcpy(&self._sockaddr, found.ai_addr, found.ai_addrlen)
+            self._sockaddr_length = found.ai_addrlen
+            self._fd = sock.fileno()
+        freeaddrinfo(found)
+        return 0
+
+    # receiving
+
+    def route(self, ssrc, handler):
+        """Hand every later RTP packet of `ssrc` to `handler` (replacing an earlier one)."""
+        self._routes[ssrc] = handler
+        self._hook()
+
+    def handler(self, ssrc):
+        """The handler that packets of `ssrc` go to, or None."""
+        return self._routes.get(ssrc)
+
+    def unroute(self, handler):
+        """Stop handing packets to `handler`."""
+        for ssrc in [s for s, h in self._routes.items() if h == handler]:
+            del self._routes[ssrc]
+
+    cdef void _hook(self):
+        # The nominated pair's protocol carries the media; hook it (again after an ICE restart picks another).
+        for pair in self._nominated.values():
+            protocol = pair.protocol
+            if id(protocol) in self._hooked:
+                continue
+            self._hooked.add(id(protocol))
+            protocol.datagram_received = Inbound(
+                self._dtls,
+                self._routes,
+                protocol.datagram_received,
+                getattr(protocol.transport, "_sock", None),
+                self._srtp_of,
+            )
+
+
+cdef class RtpWriter:
+    """Sends pre-packetized frames on one `RTCRtpSender`, as that sender would, without its encoder or task.
+
+    Made by `media.aiortc_internals.on_sender_started` from the parameters the sender was started with:
+    the RTP payloads of a frame as they came from the publisher, under this sender's SSRC, payload type,
+    sequence numbers and header extension (mid, abs-send-time), with the counters its RTCP sender reports
+    read; NACKs are answered (RTX when negotiated) from a history of the last `RTP_HISTORY_SIZE` packets.
+    """
+
+    cdef object _sender
+    cdef RtpLink _link
+    cdef int _payload_type
+    cdef int _rtx_payload_type
+    cdef uint32_t _ssrc
+    cdef uint32_t _rtx_ssrc
+    cdef bytes _extension
+    cdef Py_ssize_t _extension_at
+    cdef uint32_t _sequence
+    cdef uint32_t _rtx_sequence
+    cdef uint32_t _origin
+    # The history, by seq % HISTORY: the payload sent, and what its header was made of.
+    cdef list _payloads
+    cdef int _history_seq[HISTORY]
+    cdef uint8_t _history_m_pt[HISTORY]
+    cdef uint32_t _history_timestamp[HISTORY]
+    cdef uint32_t _history_abs[HISTORY]
+    cdef public int64_t packets
+    cdef public int64_t octets
+    #: The sender's header extensions (aiortc's `HeaderExtensionsMap`) and mid, as negotiated.
+    cdef readonly object header_extensions
+    cdef readonly object mid
+
+    def __init__(self, sender, RtpLink link, int payload_type, rtx_payload_type, bytes extension,
+                 Py_ssize_t extension_at, header_extensions=None, mid=None):
+        """`extension` is the header extension with `ABS_SEND_TIME_MARK` at `extension_at` (-1: none)."""
+        self.header_extensions = header_extensions
+        self.mid = mid
+        self._sender = sender
+        self._link = link
+        self._payload_type = payload_type
+        self._rtx_payload_type = -1 if rtx_payload_type is None else rtx_payload_type
+        self._ssrc = sender._ssrc
+        self._rtx_ssrc = sender._rtx_ssrc
+        self._extension = extension
+        self._extension_at = extension_at
+        self._sequence = random.getrandbits(16)
+        self._rtx_sequence = random.getrandbits(16)
+        self._origin = random.getrandbits(32)
+        self._payloads = [None] * HISTORY
+        for index in range(HISTORY):
+            self._history_seq[index] = -1
+
+    cdef int _header(self, uint8_t *out, uint8_t m_pt, uint32_t seq, uint32_t timestamp, uint32_t ssrc,
+                     uint32_t abs_send_time) noexcept:
+        # Write the RTP header (fixed part and extension) at `out`; its length.
+        cdef Py_ssize_t size = PyBytes_GET_SIZE(self._extension)
+        out[0] = 0x90 if size else 0x80
+        out[1] = m_pt
+        _put16(out + 2, seq)
+        _put32(out + 4, timestamp)
+        _put32(out + 8, ssrc)
+        if size:
+            memcpy(out + 12, PyBytes_AS_STRING(self._extension), size)
+            if self._extension_at >= 0:
+                out[12 + self._extension_at] = (abs_send_time >> 16) & 0xFF
+                out[13 + self._extension_at] = (abs_send_time >> 8) & 0xFF
+                out[14 + self._extension_at] = abs_send_time & 0xFF
+        return 12 + <int>size
+
+    def write(self, payloads, int64_t timestamp):
+        """Send one frame: its RTP payloads in order, the marker on the last; `timestamp` in the codec clock.
+
+        Raises `ConnectionError` when the transport is not connected (nothing is sent then).
+        """
+        cdef Srtp srtp = self._link._tx_srtp()
+        cdef uint64_t ntp_time = _ntp_now()
+        cdef uint32_t abs_send_time = (ntp_time >> 14) & 0x00FFFFFF
+        cdef uint32_t rtp_timestamp = <uint32_t>((self._origin + timestamp) & 0xFFFFFFFF)
+        cdef uint32_t seq = self._sequence
+        cdef Py_ssize_t last = len(payloads) - 1, index = 0, size, head
+        cdef int64_t octets = 0, sent = 0
+        cdef uint8_t m_pt
+        cdef bytes payload
+        cdef int slot
+        self._link._ready()
+        for payload in payloads:
+            if 12 + PyBytes_GET_SIZE(self._extension) + PyBytes_GET_SIZE(payload) > SRTP_MAX_PACKET:
+                raise ValueError("packet is too long")  # (before any of the frame is sent)
+        for payload in payloads:
+            m_pt = self._payload_type | 0x80 if index == last else self._payload_type
+            head = self._header(<uint8_t *>srtp._buffer, m_pt, seq, rtp_timestamp, self._ssrc, abs_send_time)
+            size = head + PyBytes_GET_SIZE(payload)
+            memcpy(srtp._buffer + head, PyBytes_AS_STRING(payload), size - head)
+            sent += self._link._send(srtp._buffer, srtp._protect_buffer(<int>size))
+            slot = seq % HISTORY
+            self._payloads[slot] = payload
+            self._history_seq[slot] = seq
+            self._history_m_pt[slot] = m_pt
+            self._history_timestamp[slot] = rtp_timestamp
+            self._history_abs[slot] = abs_send_time
+            octets += size - head
+            seq = (seq + 1) & 0xFFFF
+            index += 1
+        self._link._count(sent, index)
+        self._sequence = seq
+        self.packets += index
+        self.octets += octets
+        sender = self._sender
+        # What the sender's RTCP task puts in its sender reports.
+        sender._RTCRtpSender__ntp_timestamp = ntp_time
+        sender._RTCRtpSender__rtp_timestamp = rtp_timestamp
+        sender._RTCRtpSender__octet_count += octets
+        sender._RTCRtpSender__packet_count += index
+
+    @property
+    def sequence(self):
+        """The sequence number the next packet will have."""
+        return self._sequence
+
+    def sent_packet(self, int sequence_number):
+        """(header, payload) of a packet still in the history, or None (for tests and retransmissions)."""
+        cdef int slot = sequence_number % HISTORY
+        cdef uint8_t header[12 + 1024]
+        cdef int head
+        if self._history_seq[slot] != sequence_number or PyBytes_GET_SIZE(self._extension) > 1024:
+            return None
+        head = self._header(header, self._history_m_pt[slot], sequence_number, self._history_timestamp[slot],
+                            self._ssrc, self._history_abs[slot])
+        return PyBytes_FromStringAndSize(<char *>header, head), self._payloads[slot]
+
+    async def retransmit(self, int sequence_number):
+        """Send a packet again (RTX when negotiated), as `RTCRtpSender._retransmit` does."""
+        entry = self.sent_packet(sequence_number)
+        if entry is None:
+            return
+        header, payload = entry
+        if self._rtx_payload_type >= 0:
+            rtx = bytearray(header)
+            rtx[1] = (rtx[1] & 0x80) | self._rtx_payload_type
+            rtx[2] = (self._rtx_sequence >> 8) & 0xFF
+            rtx[3] = self._rtx_sequence & 0xFF
+            rtx[8:12] = int(self._rtx_ssrc).to_bytes(4, "big")
+            self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
+            header, payload = bytes(rtx), int(sequence_number).to_bytes(2, "big") + payload
+        try:
+            self._link.send(header, payload)
+        except ConnectionError:
+            pass
