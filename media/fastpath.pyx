@@ -1147,6 +1147,9 @@ cdef class RtpLink:
             raise ConnectionError("Cannot send data, not connected")
         if pair is not self._pair:
             self._use_pair(pair)
+        elif self._fd >= 0 and self._transport._sock is None:
+            # asyncio closed the socket (its number may be reused): its transport says what happens now.
+            self._fd = -1
         return 0
 
     cdef int _send(self, const char *data, Py_ssize_t size) except -1:
