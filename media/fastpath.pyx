@@ -835,7 +835,10 @@ cdef class FrameAssembler:
             self._has_ts_origin = True
         self.frames += 1
         frame.timestamp = extended - self._ts_origin
-        self._on_frame(frame)
+        if type(self._on_frame) is Fanout:
+            (<Fanout>self._on_frame)._deliver(frame)
+        else:
+            self._on_frame(frame)
         return 0
 
     cdef void _lose(self):
@@ -1300,7 +1303,7 @@ cdef class RtpWriter:
                 out[14 + self._extension_at] = abs_send_time & 0xFF
         return 12 + <int>size
 
-    def write(self, payloads, int64_t timestamp):
+    cpdef write(self, payloads, int64_t timestamp):
         """Send one frame: its RTP payloads in order, the marker on the last; `timestamp` in the codec clock.
 
         Raises `ConnectionError` when the transport is not connected (nothing is sent then).
@@ -1379,3 +1382,146 @@ cdef class RtpWriter:
             self._link.send(header, payload)
         except ConnectionError:
             pass
+
+
+# --- fan-out ----------------------------------------------------------------------------------------------
+
+
+cdef class Outlet:
+    """One subscriber track's forwarding state and its per-frame step (`media.forwarding.ForwardedTrack`).
+
+    A frame is written at once through the track's `RtpWriter` once its sender started, from a keyframe on
+    (video), under rebased timestamps; what cannot be written that way goes to `enqueue` (the track's
+    bounded queue, read by the sender's own task).
+    """
+
+    cdef public bint video
+    cdef public bint paused
+    cdef public bint started
+    #: Whether delta frames are held back until a keyframe (video).
+    cdef public bint waiting
+    #: The `Publication` forwarded, or None.
+    cdef public object source
+    cdef public int64_t dropped
+    cdef public int64_t sent
+    cdef RtpWriter _writer
+    cdef object _enqueue
+    # Timestamp rebasing: output = input + offset, continuous across sources and epochs.
+    cdef int64_t _offset
+    cdef int64_t _last_out
+    cdef bint _has_last_out
+    cdef uintptr_t _epoch_source
+    cdef int64_t _epoch
+    cdef bint _has_epoch
+    cdef int64_t _step
+    cdef int64_t _clock_rate
+
+    def __init__(self, bint video, int64_t clock_rate, int64_t step, enqueue):
+        self.video = video
+        self.waiting = video
+        self._clock_rate = clock_rate
+        self._step = step
+        self._enqueue = enqueue
+
+    @property
+    def writer(self):
+        """The `RtpWriter` frames are written through, or None (not started: the queue is used)."""
+        return self._writer
+
+    @writer.setter
+    def writer(self, RtpWriter writer):
+        self._writer = writer
+
+    @property
+    def waiting_keyframe(self):
+        """Whether this subscriber holds back delta frames until a keyframe."""
+        return self.waiting and self.started and not self.paused
+
+    def push(self, EncodedFrame frame):
+        """Send one frame now, or hand it to `enqueue`."""
+        self._push(frame)
+
+    cdef int _push(self, EncodedFrame frame) except -1:
+        if self.paused or not self.started:
+            return 0
+        if self.waiting:
+            if not frame.keyframe:
+                return 0
+            self.waiting = False
+        if self._writer is not None and frame.payloads is not None:
+            # Nothing waits: the frame's packets are written to the subscriber's socket right now.
+            try:
+                self._writer.write(frame.payloads, self._rebase(frame))
+            except ConnectionError:
+                # Not connected yet (or any more): start again from a keyframe once it is.
+                self.dropped += 1
+                if self.video:
+                    self.waiting = True
+                    if self.source is not None:
+                        self.source.request_keyframe()
+                return 0
+            self.sent += 1
+            return 0
+        self._enqueue(frame)
+        return 0
+
+    def rebase(self, EncodedFrame frame):
+        """The frame's timestamp as this subscriber's stream carries it (continuous across sources)."""
+        return self._rebase(frame)
+
+    cdef int64_t _rebase(self, EncodedFrame frame) noexcept:
+        cdef uintptr_t source = <uintptr_t><PyObject *>self.source
+        cdef int64_t start, out
+        if not self._has_epoch or source != self._epoch_source or frame.epoch != self._epoch:
+            self._has_epoch = True
+            self._epoch_source = source
+            self._epoch = frame.epoch
+            start = self._last_out + self._step if self._has_last_out else 0
+            self._offset = start - frame.timestamp
+        out = frame.timestamp + self._offset
+        if self._has_last_out and out <= self._last_out - self._clock_rate * 2:
+            # A timestamp far behind the last one (a publisher restarted mid-epoch): start afresh.
+            self._offset = self._last_out + self._step - frame.timestamp
+            out = frame.timestamp + self._offset
+        self._last_out = out
+        self._has_last_out = True
+        return out
+
+
+cdef class Fanout:
+    """A publication's frames to its taps and to each subscriber track's `Outlet` (`Publication.deliver`).
+
+    `tracks` and `taps` are the publication's own sets; each track has its `Outlet` as ``_outlet``.
+    """
+
+    cdef public bint enabled
+    cdef public int64_t frames_in
+    cdef set _tracks
+    cdef set _taps
+    cdef object _request_keyframe
+
+    def __init__(self, set tracks, set taps, request_keyframe):
+        self.enabled = True
+        self._tracks = tracks
+        self._taps = taps
+        self._request_keyframe = request_keyframe
+
+    def __call__(self, EncodedFrame frame):
+        self._deliver(frame)
+
+    cdef int _deliver(self, EncodedFrame frame) except -1:
+        cdef Outlet outlet
+        cdef bint waiting = False
+        self.frames_in += 1
+        if not self.enabled:
+            return 0
+        for tap in self._taps:
+            tap(frame)
+        for track in self._tracks:
+            outlet = <Outlet?>track._outlet
+            outlet._push(frame)
+            if outlet.waiting and outlet.started and not outlet.paused:
+                waiting = True
+        if waiting and not frame.keyframe:
+            self._request_keyframe()
+        return 0

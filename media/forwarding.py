@@ -63,7 +63,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
 from media import aiortc_internals
-from media.fastpath import EncodedFrame, FrameAssembler, NackTracker
+from media.fastpath import EncodedFrame, Fanout, FrameAssembler, NackTracker, Outlet
 from media.fastpath import depayload as depayload
 from media.fastpath import is_keyframe as is_keyframe
 from media.fastpath import vp8_descriptor_length as vp8_descriptor_length
@@ -214,11 +214,11 @@ class Publication:
         self.codec = codec
         self.kind = codec.kind
         self.label = label
-        self.enabled = True
         self.outlets: set[ForwardedTrack] = set()
         #: Who else gets every relayed frame (a recorder): called on the event loop, must not block.
         self.taps: set[Callable[[EncodedFrame], None]] = set()
-        self.frames_in = 0
+        # The per-frame fan-out over those two sets, compiled (`fastpath.Fanout`).
+        self._fanout = Fanout(self.outlets, self.taps, self.request_keyframe)
         self._loss_wait = loss_wait_s
         self._receiver: RTCRtpReceiver | None = None
         self._assembler: FrameAssembler | None = None
@@ -227,7 +227,7 @@ class Publication:
     def bind(self, receiver: RTCRtpReceiver) -> FrameAssembler:
         """Take this track's frames from `receiver` (a new one when the publisher reconnects)."""
         assembler = FrameAssembler(
-            self.codec, self.deliver, self.request_keyframe, loss_wait_s=self._loss_wait
+            self.codec, self._fanout, self.request_keyframe, loss_wait_s=self._loss_wait
         )
         aiortc_internals.relay_receiver(
             receiver, assembler.add, NackTracker() if self.kind == "video" else None
@@ -246,19 +246,26 @@ class Publication:
         """The assembler of the bound receiver, if any."""
         return self._assembler
 
+    @property
+    def enabled(self) -> bool:
+        """Whether frames are relayed (False: the publisher turned this track off)."""
+        return self._fanout.enabled
+
+    @enabled.setter
+    def enabled(self, enabled: bool) -> None:
+        self._fanout.enabled = enabled
+
+    @property
+    def frames_in(self) -> int:
+        """Frames received from the publisher."""
+        return self._fanout.frames_in
+
     def deliver(self, frame: EncodedFrame) -> None:
-        """Give one frame to every subscriber (called on the event loop by the assembler)."""
-        self.frames_in += 1
-        if not self.enabled:
-            return
-        for tap in self.taps:
-            tap(frame)
-        waiting = False
-        for outlet in self.outlets:
-            outlet.push(frame)
-            waiting = waiting or outlet.waiting_keyframe
-        if waiting and not frame.keyframe:
-            self.request_keyframe()
+        """Give one frame to every tap and subscriber (called on the event loop by the assembler).
+
+        Subscribers still waiting for a keyframe renew the request on each delta frame.
+        """
+        self._fanout(frame)
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe (rate-limited; audio needs none)."""
@@ -281,8 +288,10 @@ class Publication:
 class ForwardedTrack(MediaStreamTrack):
     """What one subscriber's `RTCRtpSender` reads: a publication's frames, as pre-encoded `av.Packet`s.
 
-    The queue is bounded (see the module docstring); `paused` drops everything (the subscriber asked for
-    audio only, or the publisher turned their camera off).
+    Its forwarding state and per-frame step are a compiled `fastpath.Outlet` (``_outlet``), which writes
+    frames at once once the sender started; the queue here is what the sender's task reads until then. It
+    is bounded (see the module docstring); `paused` drops everything (the subscriber asked for audio only,
+    or the publisher turned their camera off).
     """
 
     def __init__(self, codec: CodecInfo, *, max_frames: int) -> None:
@@ -291,42 +300,53 @@ class ForwardedTrack(MediaStreamTrack):
             raise ValueError(f"max_frames must be at least 1, got {max_frames!r}")
         self.kind = codec.kind
         self.codec = codec
-        self.source: Publication | None = None
-        self.dropped = 0
-        self.sent = 0
         self._max = max_frames
         self._queue: collections.deque[EncodedFrame] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
-        self._started = False
-        self._paused = False
-        self._waiting_keyframe = codec.kind == "video"
-        self._writer: aiortc_internals.RtpWriter | None = None
-        # Timestamp rebasing: output = input + offset, continuous across sources and epochs.
-        self._offset = 0
-        self._last_out: int | None = None
-        self._epoch: tuple[int, int] | None = None
-        self._step = codec.clock_rate // (30 if codec.kind == "video" else 50)
+        self._outlet = Outlet(
+            codec.kind == "video",
+            codec.clock_rate,
+            codec.clock_rate // (30 if codec.kind == "video" else 50),
+            self._enqueue,
+        )
+
+    @property
+    def source(self) -> Publication | None:
+        """The publication forwarded, or None."""
+        source: Publication | None = self._outlet.source
+        return source
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped (queue overflow, not connected)."""
+        return self._outlet.dropped
+
+    @property
+    def sent(self) -> int:
+        """Frames sent (written at once, or read by the sender's task)."""
+        return self._outlet.sent
 
     @property
     def waiting_keyframe(self) -> bool:
         """Whether this subscriber holds back delta frames until a keyframe."""
-        return self._waiting_keyframe and self._started and not self._paused
+        return self._outlet.waiting_keyframe
 
     @property
     def paused(self) -> bool:
         """Whether frames are dropped instead of sent."""
-        return self._paused
+        return self._outlet.paused
 
     def pause(self, paused: bool) -> None:
         """Stop (True) or resume (False) sending; resuming waits for a keyframe."""
-        if paused == self._paused:
+        outlet = self._outlet
+        if paused == outlet.paused:
             return
-        self._paused = paused
+        outlet.paused = paused
         self._queue.clear()
         if not paused and self.kind == "video":
-            self._waiting_keyframe = True
-            if self._started and self.source is not None:
-                self.source.request_keyframe()
+            outlet.waiting = True
+            if outlet.started and outlet.source is not None:
+                outlet.source.request_keyframe()
 
     def attach(self, publication: Publication) -> None:
         """Forward `publication`'s frames from now on (from its next keyframe, for video)."""
@@ -335,64 +355,51 @@ class ForwardedTrack(MediaStreamTrack):
                 f"a {self.codec.mime_type} track cannot forward a {publication.codec.mime_type} publication"
             )
         self.detach()
-        self.source = publication
+        outlet = self._outlet
+        outlet.source = publication
         publication.outlets.add(self)
-        self._waiting_keyframe = self.kind == "video"
-        if self._started and not self._paused:
+        outlet.waiting = self.kind == "video"
+        if outlet.started and not outlet.paused:
             publication.request_keyframe()
 
     def detach(self) -> None:
         """Stop forwarding; the sender keeps waiting (the transceiver may be reused)."""
-        if self.source is not None:
-            self.source.outlets.discard(self)
-            self.source = None
+        outlet = self._outlet
+        if outlet.source is not None:
+            outlet.source.outlets.discard(self)
+            outlet.source = None
         self._queue.clear()
 
     def use_writer(self, writer: aiortc_internals.RtpWriter) -> None:
         """Send frames through `writer` as they are pushed (the sender started), instead of queueing them."""
-        self._writer = writer
+        outlet = self._outlet
+        outlet.writer = writer
         self._queue.clear()
-        if not self._started:
-            self._started = True
-            if self.source is not None and not self._paused:
-                self.source.request_keyframe()
+        if not outlet.started:
+            outlet.started = True
+            if outlet.source is not None and not outlet.paused:
+                outlet.source.request_keyframe()
 
     def push(self, frame: EncodedFrame) -> None:
         """Send one frame now, or queue it for the sender, dropping instead of growing (module docstring)."""
-        if self._paused or not self._started:
-            return
-        if self._waiting_keyframe:
-            if not frame.keyframe:
-                return
-            self._waiting_keyframe = False
-        writer = self._writer
-        if writer is not None and frame.payloads is not None:
-            # Nothing waits: the frame's packets are written to the subscriber's socket right now.
-            try:
-                writer.write(frame.payloads, self._rebase(frame))
-            except ConnectionError:
-                # Not connected yet (or any more): start again from a keyframe once it is.
-                self.dropped += 1
-                if self.kind == "video":
-                    self._waiting_keyframe = True
-                    if self.source is not None:
-                        self.source.request_keyframe()
-                return
-            self.sent += 1
-            return
+        self._outlet.push(frame)
+
+    def _enqueue(self, frame: EncodedFrame) -> None:
+        # A frame the outlet could not write at once (no writer yet, or no RTP payloads): the bounded queue.
+        outlet = self._outlet
         queue = self._queue
         if len(queue) >= self._max:
             if self.kind == "video":
-                self.dropped += len(queue) + (0 if frame.keyframe else 1)
+                outlet.dropped += len(queue) + (0 if frame.keyframe else 1)
                 queue.clear()
                 if not frame.keyframe:
-                    self._waiting_keyframe = True
-                    if self.source is not None:
-                        self.source.request_keyframe()
+                    outlet.waiting = True
+                    if outlet.source is not None:
+                        outlet.source.request_keyframe()
                     return
             else:
                 queue.popleft()
-                self.dropped += 1
+                outlet.dropped += 1
         queue.append(frame)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -400,15 +407,16 @@ class ForwardedTrack(MediaStreamTrack):
 
     def keyframe_requested(self) -> None:
         """The subscriber sent PLI or FIR: pass it on to the publisher."""
-        if self.source is not None:
-            self.source.request_keyframe()
+        if self._outlet.source is not None:
+            self._outlet.source.request_keyframe()
 
     async def recv(self) -> av.Packet:
         """The next frame, as an `av.Packet` that `RTCRtpSender` only re-packetizes."""
-        if not self._started:
-            self._started = True
-            if self.source is not None and not self._paused:
-                self.source.request_keyframe()
+        outlet = self._outlet
+        if not outlet.started:
+            outlet.started = True
+            if outlet.source is not None and not outlet.paused:
+                outlet.source.request_keyframe()
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError
@@ -419,24 +427,10 @@ class ForwardedTrack(MediaStreamTrack):
                 self._waiter = None
         frame = self._queue.popleft()
         packet = av.Packet(frame.data)
-        packet.pts = self._rebase(frame)
+        packet.pts = outlet.rebase(frame)
         packet.time_base = self.codec.time_base
-        self.sent += 1
+        outlet.sent += 1
         return packet
-
-    def _rebase(self, frame: EncodedFrame) -> int:
-        epoch = (id(self.source), frame.epoch)
-        if epoch != self._epoch:
-            self._epoch = epoch
-            start = 0 if self._last_out is None else self._last_out + self._step
-            self._offset = start - frame.timestamp
-        out = frame.timestamp + self._offset
-        if self._last_out is not None and out <= self._last_out - (self.codec.clock_rate * 2):
-            # A timestamp far behind the last one (a publisher restarted mid-epoch): start afresh.
-            self._offset = self._last_out + self._step - frame.timestamp
-            out = frame.timestamp + self._offset
-        self._last_out = out
-        return out
 
     def stop(self) -> None:
         """End the track: the sender's pending `recv` raises `MediaStreamError`."""
