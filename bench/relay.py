@@ -39,7 +39,10 @@ waking up, once per packet burst: measured on the 2-core VM here, a process woke
 about 36 us on an empty wake-up and about 130 us more on the same work than when it runs warm (caches cold;
 33 ms asleep: 72 and 190 us); at 4 streams the worker wakes about 140-160 times a second (120 for frames, the
 rest for RTCP and ICE consent timers and the generator's RTCP), so some 0.004-0.005 CPU-s per
-stream-second goes to waking up alone, whatever is done per packet. At 150 streams the frames share
+stream-second goes to waking up alone, whatever is done per packet. Since the per-packet and per-frame path was
+compiled (media/fastpath.pyx, 2026-12-02), what a frame costs beyond that wake-up fell by about a third at
+4-8 streams (alternated runs), and the generator's receiving side, which uses the same assembler, costs
+less too. At 150 streams the frames share
 wake-ups and per-packet work is what counts, so ``ratio_at_max`` (MediaRelay at the compared load against
 Jiayi per stream at its largest load held) is printed too. Two per-frame savings in the worker were
 measured against each other in one run (two workers, alternating rounds of 4 and 6 streams): a drain loop
