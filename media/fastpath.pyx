@@ -770,24 +770,20 @@ cdef class FrameAssembler:
         cdef list kept = []
         cdef list payloads = []
         cdef bint relayed_only = True
+        cdef uint32_t packet_timestamp
         for p in run:
             if type(p) is RelayedPacket:
                 relayed = <RelayedPacket>p
-                payload = relayed.payload
-                if not payload:
-                    continue
-                if relayed.timestamp != timestamp:
-                    # The previous frame's marker never came: this run mixes two frames.
-                    self._lose()
-                    return 0
+                payload, packet_timestamp = relayed.payload, relayed.timestamp
             else:
                 relayed_only = False
-                payload = p.payload
-                if not payload:
-                    continue
-                if p.timestamp != timestamp:
-                    self._lose()
-                    return 0
+                payload, packet_timestamp = p.payload, p.timestamp
+            if not payload:
+                continue
+            if packet_timestamp != timestamp:
+                # The previous frame's marker never came: this run mixes two frames.
+                self._lose()
+                return 0
             kept.append(p)
             payloads.append(payload)
         if not kept:
