@@ -31,10 +31,12 @@ The points, and why each is needed:
   `RtpWriter`, `on_sender_started`): the receiver's ``_handle_rtp_packet`` and its ``__codecs``,
   ``__remote_streams``, ``__rtx_ssrc``, ``__active_ssrc``, ``__rtcp_ssrc``; the DTLS transport's ``_state``,
   ``_rx_srtp``, ``_tx_srtp`` and its packet and byte counters; ``RTCIceTransport._connection``, aioice's
-  ``Connection._nominated`` and the ``StunProtocol`` of the nominated pair (its ``datagram_received`` is
-  wrapped, its ``transport`` written to, asyncio's ``_sock`` of that transport drained and written to
-  directly when present, unless asyncio's ``_buffer`` holds datagrams; ``_nominated`` is kept, so it must
-  stay the same dict); the
+  ``Connection._nominated`` and the ``StunProtocol`` of the nominated pair, whose socket the fast path
+  reads in place of asyncio's transport ``_read_ready`` (the transport's ``_sock_fd`` and ``_conn_lost``,
+  the loop's ``_add_reader``) and writes to directly through the transport's ``_sock``, unless asyncio's
+  ``_buffer`` holds datagrams (with another loop's transport, the protocol's ``datagram_received`` is
+  wrapped instead and its ``transport`` written to); ``_nominated`` is kept, so it must stay the same
+  dict); the
   sender's ``_ssrc``, ``_rtx_ssrc``, ``__started``, ``_retransmit`` and the counters its RTCP sender reports
   read; ``StreamStatistics``' attributes (`RelayStreamStatistics` keeps them in C, same arithmetic);
   and pylibsrtp's ``Session._srtp`` context with its binding's ``srtp_protect`` and ``srtp_unprotect``
@@ -293,6 +295,27 @@ def check() -> None:
         raise AiortcInternalsError(
             f"aioice {aioice.__version__}: Connection now replaces its _nominated dict"
         )
+    # `fastpath.Inbound.read_ready` is the socket's reader in place of the transport's, doing what it does.
+    _require_snippets(
+        _asyncio_selector_events._SelectorDatagramTransport.__init__,  # type: ignore[attr-defined]
+        "asyncio _SelectorDatagramTransport.__init__",
+        ["self._loop.call_soon(self._add_reader,", "self._sock_fd, self._read_ready)"],
+    )
+    _require_snippets(
+        _asyncio_selector_events._SelectorDatagramTransport._read_ready,  # type: ignore[attr-defined]
+        "asyncio _SelectorDatagramTransport._read_ready",
+        [
+            "if self._conn_lost:",
+            "data, addr = self._sock.recvfrom(self.max_size)",
+            "self._protocol.error_received(exc)",
+            "self._protocol.datagram_received(data, addr)",
+        ],
+    )
+    _require_snippets(
+        _asyncio_selector_events._SelectorTransport.close,  # type: ignore[attr-defined]
+        "asyncio _SelectorTransport.close",
+        ["self._loop._remove_reader(self._sock_fd)"],
+    )
     _require_snippets(
         _asyncio_selector_events._SelectorDatagramTransport.sendto,  # type: ignore[attr-defined]
         "asyncio _SelectorDatagramTransport.sendto",

@@ -1,5 +1,6 @@
 """Types of the compiled fast path (media/fastpath.pyx)."""
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -118,11 +119,12 @@ class Inbound:
         self,
         dtls: Any,
         routes: dict[int, Any],
-        original: Callable[[bytes, Any], None],
-        sock: Any,
+        protocol: asyncio.DatagramProtocol,
+        transport: Any,
         srtp_of: Callable[[Any], Srtp],
     ) -> None: ...
     def __call__(self, data: bytes, addr: Any) -> None: ...
+    def read_ready(self) -> None: ...
 
 class RtpLink:
     def __init__(self, dtls: Any, srtp_of: Callable[[Any], Srtp]) -> None: ...

@@ -25,6 +25,7 @@ import random
 import time
 
 import pylibsrtp
+from asyncio.selector_events import _SelectorDatagramTransport
 from aiortc.codecs.h264 import h264_depayload
 from aiortc.codecs.vpx import vp8_depayload
 from aiortc.rtcdtlstransport import State as _DtlsState
@@ -96,7 +97,7 @@ cdef enum:
     MAX_DATAGRAM = 65536
     #: aiortc's RTP_HISTORY_SIZE: the packets a writer can send again.
     HISTORY = 128
-#: Datagrams read per wake-up of a socket beyond asyncio's one (a few frames' worth: fair to other sockets).
+#: Datagrams read per wake-up of a socket beyond the first (a few frames' worth: fair to other sockets).
 DRAIN_DATAGRAMS = 16
 cdef int _DRAIN = DRAIN_DATAGRAMS
 #: A placeholder abs-send-time value, replaced in each frame's header extension.
@@ -949,18 +950,24 @@ cdef class ReceiverTap:
 
 
 cdef class Inbound:
-    """The datagram callback of a media socket's protocol: routed SRTP is decrypted and handled right here.
+    """What a media socket's datagrams go through first: routed SRTP is decrypted and handled right here.
 
-    It replaces the nominated pair's ``StunProtocol.datagram_received`` (`RtpLink`). RTP (first byte
-    128-191, RFC 7983, and not RTCP: second byte 192-223) whose SSRC is routed goes to its handler; all else
-    to the protocol's own callback. After the datagram asyncio read, the datagrams already waiting on the
-    socket are read too (asyncio reads one per wake-up of the loop: a frame's packets would take an
-    iteration each), at most `DRAIN_DATAGRAMS`.
+    Made by `RtpLink` for the nominated pair's ``StunProtocol``. When the pair's transport is asyncio's
+    selector datagram transport, `read_ready` is the socket's reader in place of the transport's
+    ``_read_ready`` (which allocates a 256 KiB buffer and runs Python for each datagram): each wake-up of
+    the socket reads the datagrams waiting, at most ``DRAIN_DATAGRAMS + 1``, into one static buffer. RTP
+    (first byte 128-191, RFC 7983, and not RTCP: second byte 192-223) whose SSRC is routed goes to its
+    handler; every other datagram to the protocol's own ``datagram_received``, with the bytes and address
+    asyncio would have given it, and read errors to its ``error_received``, as asyncio does. With another
+    event loop's transport, `__call__` replaces the protocol's ``datagram_received`` instead (one datagram
+    per call).
     """
 
     cdef object _dtls
     cdef dict _routes
     cdef object _original
+    cdef object _protocol
+    cdef object _transport  # asyncio's transport whose socket `read_ready` reads, or None
     cdef int _fd
     cdef object _srtp_session
     cdef Srtp _srtp
@@ -968,41 +975,59 @@ cdef class Inbound:
     cdef int64_t _rx_bytes
     cdef int64_t _rx_packets
 
-    def __init__(self, dtls, dict routes, original, sock, srtp_of):
+    def __init__(self, dtls, dict routes, protocol, transport, srtp_of):
         self._dtls = dtls
         self._routes = routes
-        self._original = original
-        self._fd = sock.fileno() if sock is not None else -1
+        self._protocol = protocol
+        self._original = protocol.datagram_received
+        self._transport = transport
+        self._fd = transport._sock_fd if transport is not None else -1
         self._srtp_of = srtp_of
 
     def __call__(self, bytes data, addr):
-        cdef ssize_t size
-        cdef sockaddr_storage source
-        cdef socklen_t source_length
-        cdef int drained
-        cdef char host[1025]
-        cdef char port[32]
         try:
             if not self._dispatch(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)):
                 self._original(data, addr)
-            if self._fd < 0:
-                return
-            for drained in range(_DRAIN):
+        finally:
+            self._flush()
+
+    def read_ready(self):
+        """The socket is readable: read and handle what waits on it (asyncio's reader callback)."""
+        cdef ssize_t size
+        cdef sockaddr_storage source
+        cdef socklen_t source_length
+        cdef int drained, code
+        transport = self._transport
+        try:
+            for drained in range(_DRAIN + 1):
+                if transport._conn_lost:
+                    return  # closed (by a handler, too): asyncio removes the reader
                 source_length = sizeof(source)
                 size = c_recvfrom(self._fd, _rx_buffer, MAX_DATAGRAM, MSG_DONTWAIT, <sockaddr *>&source,
                                   &source_length)
                 if size < 0:
-                    return  # nothing more waiting (or an error: asyncio's next read reports it)
-                if self._dispatch(_rx_buffer, size):
-                    continue
-                # Not routed RTP: the protocol's own callback, given what asyncio would have given it.
-                other = PyBytes_FromStringAndSize(_rx_buffer, size)
-                if getnameinfo(<sockaddr *>&source, source_length, host, sizeof(host), port, sizeof(port),
-                               NI_NUMERICHOST | NI_NUMERICSERV) != 0:
-                    continue
-                self._original(other, self._address(host.decode(), int(port.decode())))
+                    code = errno
+                    if code != EAGAIN and code != EWOULDBLOCK and code != EINTR:
+                        import os
+
+                        self._protocol.error_received(OSError(code, os.strerror(code)))
+                    return
+                if not self._dispatch(_rx_buffer, size):
+                    self._unrouted(size, &source, source_length)
         finally:
             self._flush()
+
+    cdef int _unrouted(self, ssize_t size, sockaddr_storage *source, socklen_t source_length) except -1:
+        # Not routed RTP: the protocol's own callback, given what asyncio would have given it.
+        cdef char host[1025]
+        cdef char port[32]
+        data = PyBytes_FromStringAndSize(_rx_buffer, size)
+        if getnameinfo(<sockaddr *>source, source_length, host, sizeof(host), port, sizeof(port),
+                       NI_NUMERICHOST | NI_NUMERICSERV) != 0:
+            return 0
+        # Its errors reach asyncio's handler, as from the transport's own reader (the transport stays open).
+        self._original(data, self._address(host.decode(), int(port.decode())))
+        return 0
 
     cdef object _address(self, str host, int port):
         # asyncio gives (host, port) for IPv4 and (host, port, flowinfo, scope_id) for IPv6 (as the socket
@@ -1221,13 +1246,14 @@ cdef class RtpLink:
             if id(protocol) in self._hooked:
                 continue
             self._hooked.add(id(protocol))
-            protocol.datagram_received = Inbound(
-                self._dtls,
-                self._routes,
-                protocol.datagram_received,
-                getattr(protocol.transport, "_sock", None),
-                self._srtp_of,
-            )
+            transport = protocol.transport
+            if not isinstance(transport, _SelectorDatagramTransport) or transport._sock is None:
+                protocol.datagram_received = Inbound(self._dtls, self._routes, protocol, None, self._srtp_of)
+                continue
+            inbound = Inbound(self._dtls, self._routes, protocol, transport, self._srtp_of)
+            if not transport._conn_lost:
+                # In place of the transport's reader (asyncio replaces the handle; closing removes it).
+                transport._loop._add_reader(transport._sock_fd, inbound.read_ready)
 
 
 cdef class RtpWriter:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import time
 from collections.abc import Callable
+from typing import cast
 
 import av
 import pylibsrtp
@@ -284,36 +284,95 @@ def test_the_check_notices_another_pylibsrtp_or_changed_statistics(monkeypatch: 
         aiortc_internals.check()
 
 
+class _NotConnected:
+    _state = None
+
+
+class _Collecting(asyncio.DatagramProtocol):
+    def __init__(self, close_after: int = 0) -> None:
+        self.got: list[tuple[bytes, object]] = []
+        self.close_after = close_after
+        self.transport: asyncio.DatagramTransport | None = None
+        self.errors: list[Exception] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)  # asyncio's is not a subclass of it
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        self.got.append((data, addr))
+        if self.close_after and len(self.got) == self.close_after:
+            assert self.transport is not None
+            self.transport.close()
+
+    def error_received(self, exc: Exception) -> None:
+        self.errors.append(exc)
+
+
+async def _reading_endpoint(
+    host: str, protocol: _Collecting, **where: object
+) -> tuple[asyncio.DatagramTransport, fastpath.Inbound]:
+    # A datagram endpoint as aioice makes one, its socket then read by `Inbound` as `RtpLink` sets it up.
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: protocol,
+        **(where or {"local_addr": (host, 0)}),  # type: ignore[arg-type]
+    )
+    await asyncio.sleep(0)  # asyncio adds its reader on the next iteration
+    inbound = fastpath.Inbound(_NotConnected(), {}, protocol, transport, srtp_of)
+    loop._add_reader(transport.get_extra_info("socket").fileno(), inbound.read_ready)  # type: ignore[attr-defined]
+    return transport, inbound
+
+
 @pytest.mark.parametrize("family, host", [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")])
-def test_datagrams_read_past_the_first_reach_their_protocol_as_asyncio_would_give_them(
+async def test_datagrams_the_relay_reads_and_does_not_relay_reach_their_protocol_as_asyncio_gives_them(
     family: socket.AddressFamily, host: str
 ) -> None:
-    # What the compiled drain loop reads off the socket and does not relay (STUN, DTLS, RTCP, RTP of an
-    # unrouted or not yet connected stream) reaches the protocol with the bytes and the address asyncio gives.
-    class NotConnected:
-        _state = None
-
-    got: list[tuple[bytes, object]] = []
-    with (
-        socket.socket(family, socket.SOCK_DGRAM) as receiver,
-        socket.socket(family, socket.SOCK_DGRAM) as sender,
-    ):
-        receiver.bind((host, 0))
+    # What the compiled reader reads off the socket and does not relay (STUN, DTLS, RTCP, RTP of an
+    # unrouted or not yet connected stream) reaches the protocol with the bytes and the address asyncio
+    # gives, however many wait at one wake-up.
+    protocol = _Collecting()
+    transport, _ = await _reading_endpoint(host, protocol)
+    datagrams = [
+        b"\x00\x01stun",
+        bytes([0x80, 96]) + bytes(30),
+        b"\x16\xfe\xfddtls",
+        bytes([0x81, 201]) + bytes(6),
+    ] * 10  # more than one wake-up reads
+    with socket.socket(family, socket.SOCK_DGRAM) as sender:
         sender.bind((host, 0))
-        receiver.setblocking(False)
-        inbound = fastpath.Inbound(
-            NotConnected(), {}, lambda data, addr: got.append((data, addr)), receiver, srtp_of
-        )
-        datagrams = [
-            b"\x00\x01stun",
-            bytes([0x80, 96]) + bytes(30),
-            b"\x16\xfe\xfddtls",
-            bytes([0x81, 201]) + bytes(6),
-        ]
         for datagram in datagrams:
-            sender.sendto(datagram, receiver.getsockname())
-        time.sleep(0.05)
-        first, address = receiver.recvfrom(65536)
-        inbound(first, address)
-        assert got == [(datagram, address) for datagram in datagrams]
-        assert address == sender.getsockname()
+            sender.sendto(datagram, transport.get_extra_info("sockname")[:2])
+        for _ in range(100):
+            if len(protocol.got) == len(datagrams):
+                break
+            await asyncio.sleep(0.01)
+        assert protocol.got == [(datagram, sender.getsockname()) for datagram in datagrams]
+    transport.close()
+
+
+async def test_a_protocol_that_closes_its_transport_gets_no_datagram_after() -> None:
+    protocol = _Collecting(close_after=2)
+    transport, _ = await _reading_endpoint("127.0.0.1", protocol)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for index in range(5):
+            sender.sendto(b"\x00\x01stun%d" % index, transport.get_extra_info("sockname"))
+        await asyncio.sleep(0.1)
+    assert [data for data, _ in protocol.got] == [b"\x00\x01stun0", b"\x00\x01stun1"]
+    assert transport.is_closing()
+
+
+async def test_a_read_error_reaches_the_protocol_as_asyncio_reports_it() -> None:
+    # A connected UDP socket whose peer's port is closed: the ICMP error comes back on the next read.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    protocol = _Collecting()
+    transport, _ = await _reading_endpoint("127.0.0.1", protocol, remote_addr=("127.0.0.1", port))
+    transport.sendto(b"anyone there?")
+    for _ in range(100):
+        if protocol.errors:
+            break
+        await asyncio.sleep(0.01)
+    assert [type(error) for error in protocol.errors] == [ConnectionRefusedError]
+    assert not transport.is_closing() and protocol.got == []
+    transport.close()
