@@ -32,7 +32,9 @@ MediaRelay encodes in aiortc's thread pool, so it uses both cores. Measured on t
 01:25 and 01:53 UTC): it held 6 streams in a slow period of the machine (0.27 CPU-s per stream-second; 8
 streams fell to 24.8 fps with 1.2 s latency) and 10 in a fast one (0.15-0.18; 12 streams fell to 25.5 fps);
 its latency p95 at the largest held load was 44-115 ms. Jiayi at 2-10 streams took 0.008-0.017 CPU-s per
-stream-second (ratio 15-20 at each step of those runs).
+stream-second (ratio 15-20 at each step of those runs). In the two full runs of 2026-12-02, with the fast
+path compiled: MediaRelay held 8 and 10 streams (0.174 and 0.150), Jiayi took 0.0066-0.0124 at 2-10
+streams, and ``ratio`` was 19.1 and 18.8 (16-23 at the steps below).
 
 Why Jiayi's figure at so few streams is what it is. At these loads Jiayi's cost per stream is dominated by
 waking up, once per packet burst: measured on the 2-core VM here, a process woken after 8 ms asleep spends
@@ -42,7 +44,11 @@ rest for RTCP and ICE consent timers and the generator's RTCP), so some 0.004-0.
 stream-second goes to waking up alone, whatever is done per packet. Since the per-packet and per-frame path was
 compiled (media/fastpath.pyx, 2026-12-02), what a frame costs beyond that wake-up fell by about a third at
 4-8 streams (alternated runs), and the generator's receiving side, which uses the same assembler, costs
-less too. At 150 streams the frames share
+less too. How much is the waking up, measured (2026-12-02, 3 rounds each, alternated): the same 8 streams
+with every publisher's frame sent at one instant, so that one wake-up of the worker serves all 8, cost
+25% less (0.0065 against 0.0087 CPU-s per stream-second) than spread over the frame interval as here;
+lining up the worker's RTCP report timers on a shared 250 ms grid (fewer timer wake-ups) made no
+difference beyond the noise, so it was not kept. At 150 streams the frames share
 wake-ups and per-packet work is what counts, so ``ratio_at_max`` (MediaRelay at the compared load against
 Jiayi per stream at its largest load held) is printed too. Two per-frame savings in the worker were
 measured against each other in one run (two workers, alternating rounds of 4 and 6 streams): a drain loop
@@ -52,8 +58,10 @@ machine's speed and the pairs showed no difference beyond that (medians 0.0124 a
 stream-second, 10 rounds), so neither was kept. Nor was uvloop for the worker (0.0085-0.0095 against
 0.0080-0.0085 on asyncio's loop: the fast path's direct socket reads and writes need asyncio's transport).
 
-Latency at 150 streams (p95 9-38 ms over earlier runs; 13.3 and 187.6 ms in the two full runs of 02:16
-and 02:24 UTC, the second with the worker at 0.95 of a core) has two causes seen here. (1) The worker's core is nearly full: at 150 streams it needs 0.75-0.8 of a
+Latency at 150 streams: in the two full runs of 2026-12-02 (fan-out and socket reads compiled) p95 was 4.5
+and 2.7 ms, with the worker at 0.46-0.48 of a core and no full collection in the window (200 streams: 4.6
+and 5.9 ms). Before that, latency at 150 streams (p95 9-38 ms over earlier runs; 13.3 and 187.6 ms in the
+two full runs of 02:16 and 02:24 UTC, the second with the worker at 0.95 of a core) had two causes seen here. (1) The worker's core is nearly full: at 150 streams it needs 0.75-0.8 of a
 core when the machine runs fast, and in a slow period of the VM (it varies about 2x over minutes) it reached
 0.94-0.97, with fps 27-28 and p95 135-377 ms, no collection in the window (the per-step line shows the
 worker's CPU and the machine's). (2)
