@@ -1,7 +1,10 @@
 """Relay benchmark: Jiayi's forwarding relay against stock aiortc `MediaRelay`, on the same load, in one run.
 
 The relays run in their own processes: Jiayi's in media worker processes started by `media.pool.MediaPool`
-(``--workers``, one by default: the figures are per worker process), the baseline in
+(``--workers``, one by default; with more, every step gives each worker as many streams, ``--steps``
+count streams per worker, and each worker's CPU is printed: on the 2-core VM here, 2026-12-02, two workers
+with two generator processes sharing the cores held 150 streams each, 300 in all, each worker at 0.37-0.39
+of a core, p95 10.5 ms with the machine at 1.7 of its 2 cores), the baseline in
 ``bench/_relay_baseline.py`` (`MediaRelay`, which decodes once and re-encodes per subscriber). The load runs
 in ``--generators`` other processes (bench/_relay_load.py): each stream is a publisher sending pre-encoded
 640x480 VP8 at 30 fps and about 1 Mbps (encoded once, here, then replayed) and a subscriber receiving it
@@ -175,20 +178,32 @@ class Generators:
             self.pipes.append(parent)
             self.processes.append(process)
         self.streams = 0
+        self.per_url: dict[str, int] = {}
 
     def _ask(self, commands: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
         for pipe, command in zip(self.pipes, commands, strict=True):
             pipe.send(command)
         return [pipe.recv() for pipe in self.pipes]
 
-    def add(self, url: str, token: str, count: int) -> int:
-        share = [
-            count // len(self.pipes) + (1 if i < count % len(self.pipes) else 0)
-            for i in range(len(self.pipes))
-        ]
-        replies = self._ask([("add", url, token, n) for n in share])
-        self.streams += count
-        return sum(r["failures"] for r in replies)
+    def add(self, urls: list[str], token: str, count: int) -> int:
+        """Add `count` streams, spread so that every relay endpoint in `urls` (a worker each) has as many
+        streams as the others (give or take one), and each endpoint's share over the generators."""
+        failures = 0
+        total = self.streams + count
+        for index, url in enumerate(urls):
+            wanted = total // len(urls) + (1 if index < total % len(urls) else 0)
+            new = wanted - self.per_url.get(url, 0)
+            if new <= 0:
+                continue
+            share = [
+                new // len(self.pipes) + (1 if i < new % len(self.pipes) else 0)
+                for i in range(len(self.pipes))
+            ]
+            replies = self._ask([("add", url, token, n) for n in share])
+            self.per_url[url] = wanted
+            failures += sum(r["failures"] for r in replies)
+        self.streams = total
+        return failures
 
     def measure(self, seconds: float) -> dict[str, Any]:
         replies = self._ask([("measure", seconds)] * len(self.pipes))
@@ -209,6 +224,7 @@ class Generators:
     def clear(self) -> None:
         self._ask([("clear",)] * len(self.pipes))
         self.streams = 0
+        self.per_url = {}
 
     def stop(self) -> None:
         self._ask([("stop",)] * len(self.pipes))
@@ -225,10 +241,6 @@ def pin(pid: int, cpu: int) -> None:
             pass  # a thread that just ended
 
 
-def server_cpu(pids: list[int]) -> float:
-    return sum(cpu_seconds(pid) for pid in pids)
-
-
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU-seconds of the whole machine since boot, from /proc/stat."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -239,15 +251,26 @@ def machine_busy() -> tuple[float, float]:
 
 
 def run_load(
-    generators: Generators, pids: list[int], url: str, token: str, streams: int, settle: float, seconds: float
+    generators: Generators,
+    pids: list[int],
+    urls: list[str],
+    token: str,
+    streams: int,
+    settle: float,
+    seconds: float,
 ) -> dict[str, Any]:
-    """Add streams up to `streams`, let them settle, then measure server CPU, fps and latency."""
-    failures = generators.add(url, token, streams - generators.streams) if streams > generators.streams else 0
+    """Add streams up to `streams` (spread evenly over the relay processes `pids`, reached at `urls`), let
+    them settle, then measure server CPU (each process's, and their sum), fps and latency."""
+    failures = (
+        generators.add(urls, token, streams - generators.streams) if streams > generators.streams else 0
+    )
     time.sleep(settle)
-    cpu_before, start, machine_before = server_cpu(pids), time.monotonic(), machine_busy()
+    each_before = [cpu_seconds(pid) for pid in pids]
+    start, machine_before = time.monotonic(), machine_busy()
     result = generators.measure(seconds)
     elapsed = time.monotonic() - start
-    cpu = (server_cpu(pids) - cpu_before) / elapsed
+    each = [(cpu_seconds(pid) - before) / elapsed for pid, before in zip(pids, each_before, strict=True)]
+    cpu = sum(each)
     machine_after = machine_busy()
     machine = (machine_after[0] - machine_before[0]) / elapsed
     fps = result["fps"]
@@ -256,6 +279,8 @@ def run_load(
         "streams": streams,
         "failures": failures,
         "server_cpu": round(cpu, 3),
+        # Each relay process's share (one per worker): with several workers, each must keep up.
+        "server_cpu_each": [round(c, 3) for c in each],
         "cpu_s_per_stream_s": round(cpu / streams, 5),
         "fps_mean": round(sum(fps) / len(fps), 2) if fps else 0.0,
         "fps_p5": round(percentile(fps, 5), 2),
@@ -284,17 +309,20 @@ def limiting(row: dict[str, Any]) -> str:
         return f"machine (every core busy; other work took {row['other_cpu']:.2f} cores)"
     if row["sent_fps_mean"] < TARGET["fps"] or row["generator_cpu"] >= 0.9:
         return "load generator (it could not send or receive 30 fps: its core is full)"
-    if row["server_cpu"] >= 0.9:
-        return f"relay (its process used {row['server_cpu']:.2f} cores)"
+    busiest = max(row["server_cpu_each"], default=row["server_cpu"])
+    if busiest >= 0.9:
+        return f"relay (its busiest process used {busiest:.2f} cores)"
     if row["machine_cpu"] >= 0.9 * cores:
         return "machine (every core busy)"
     return "unknown (no process at a full core: latency or loss; see the per-step lines)"
 
 
 def show(label: str, row: dict[str, Any]) -> None:
+    each = row["server_cpu_each"]
     print(
         f"{label:>10} {row['streams']:4d} streams: server {row['server_cpu']:.2f} CPU "
-        f"({row['cpu_s_per_stream_s']:.4f} s/stream-s), fps mean {row['fps_mean']:.1f} p5 {row['fps_p5']:.1f} "
+        + (f"(workers {', '.join(f'{c:.2f}' for c in each)}) " if len(each) > 1 else "")
+        + f"({row['cpu_s_per_stream_s']:.4f} s/stream-s), fps mean {row['fps_mean']:.1f} p5 {row['fps_p5']:.1f} "
         f"(sent {row['sent_fps_mean']:.1f}), latency p50 {row['latency_p50_ms']:.1f} p95 "
         f"{row['latency_p95_ms']:.1f} ms (p95 as the generator read it {row['latency_as_read_p95_ms']:.1f} ms), generator {row['generator_cpu']:.2f} CPU, machine "
         f"{row['machine_cpu']:.2f} of {os.cpu_count()} cores (other work {row['other_cpu']:.2f}), "
@@ -370,7 +398,8 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     loop.run_until_complete(pool.start())
     pids = pool.worker_pids
-    url = pool.endpoints()[0][1]
+    urls = [url for _, url in pool.endpoints()]
+    workers = len(pids)
     cores = sorted(os.sched_getaffinity(0))
     pinned = args.pin and args.workers + args.generators <= len(cores)
     if pinned:
@@ -397,14 +426,14 @@ def main() -> None:
         same_load: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
         for streams in compare_steps:
             stock_row = run_load(
-                generators, [baseline.pid], baseline_url, token, streams, args.settle, args.measure
+                generators, [baseline.pid], [baseline_url], token, streams, args.settle, args.measure
             )
             show("mediarelay", stock_row)
             generators.clear()
             jiayi_row = None
             if stock_row["held"] or args.compare_streams:
                 jiayi_row = run_load(
-                    generators, pids, url, pool.rpc_token, streams, args.settle, args.measure
+                    generators, pids, urls, pool.rpc_token, streams, args.settle, args.measure
                 )
                 show("jiayi", jiayi_row)
                 generators.clear()
@@ -423,7 +452,7 @@ def main() -> None:
             stock, jiayi_compare = same_load[0][0], None
         if jiayi_compare is None:
             jiayi_compare = run_load(
-                generators, pids, url, pool.rpc_token, stock["streams"], args.settle, args.measure
+                generators, pids, urls, pool.rpc_token, stock["streams"], args.settle, args.measure
             )
             show("jiayi", jiayi_compare)
             generators.clear()
@@ -454,12 +483,15 @@ def main() -> None:
             flush=True,
         )
         stop_baseline(baseline)
-        # Jiayi ramps up on one worker (streams per worker process); after the first step not held, two
-        # steps halve the gap to the last held one (streams are only ever added, so those restart the ramp).
+        # Jiayi ramps up, the steps counting streams per worker process (each worker gets as many); after
+        # the first step not held, two steps halve the gap to the last held one (streams are only ever
+        # added, so those restart the ramp).
         ramp = []
         failed: dict[str, Any] | None = None
         for streams in steps:
-            row = run_load(generators, pids[:1], url, pool.rpc_token, streams, args.settle, args.measure)
+            row = run_load(
+                generators, pids, urls, pool.rpc_token, streams * workers, args.settle, args.measure
+            )
             show("jiayi", row)
             ramp.append(row)
             if not row["held"]:
@@ -467,12 +499,15 @@ def main() -> None:
                 break
         for _ in range(2 if failed is not None else 0):
             assert failed is not None
-            low = max((r["streams"] for r in ramp if r["held"]), default=0)
-            middle = (low + failed["streams"]) // 2
-            if middle <= low or failed["streams"] - low < 10:
+            low = max((r["streams"] // workers for r in ramp if r["held"]), default=0)
+            high = failed["streams"] // workers
+            middle = (low + high) // 2
+            if middle <= low or high - low < 10:
                 break
             generators.clear()
-            row = run_load(generators, pids[:1], url, pool.rpc_token, middle, args.settle, args.measure)
+            row = run_load(
+                generators, pids, urls, pool.rpc_token, middle * workers, args.settle, args.measure
+            )
             show("jiayi", row)
             ramp.append(row)
             if not row["held"]:
@@ -480,11 +515,14 @@ def main() -> None:
         generators.clear()
         held = sorted((r for r in ramp if r["held"]), key=lambda r: r["streams"])
         best = held[-1] if held else ramp[0]
+        best_per_worker = best["streams"] // workers if held else 0
         limit = None if failed is None else limiting(failed)
         per_stream = best["cpu_s_per_stream_s"]
         capacity = int(1 / per_stream) if per_stream > 0 else None
         note = (
-            f"largest step held: {best['streams'] if held else 0} streams at >= {TARGET['fps']:.0f} fps"
+            f"largest step held: {best_per_worker} streams"
+            + (f" per worker ({best_per_worker * workers} on {workers} workers)" if workers > 1 else "")
+            + f" at >= {TARGET['fps']:.0f} fps"
             + (f"; the next step failed, limited by the {limit}" if limit else "")
             + (
                 f"; at {per_stream:.4f} CPU-s per stream-second one worker core would hold about {capacity} "
@@ -529,15 +567,20 @@ def main() -> None:
             "jiayi_latency_as_read_p95_ms": best["latency_as_read_p95_ms"],
             # The same at the target load (``streams_per_worker``), when the ramp has that step and held it.
             "jiayi_latency_p95_ms_at_target_streams": next(
-                (r["latency_p95_ms"] for r in held if r["streams"] == TARGET["streams_per_worker"]), None
+                (r["latency_p95_ms"] for r in held if r["streams"] == TARGET["streams_per_worker"] * workers),
+                None,
             ),
             "mediarelay_latency_p50_ms": stock["latency_p50_ms"],
             "mediarelay_latency_p95_ms": stock["latency_p95_ms"],
-            "jiayi_max_streams": best["streams"] if held else 0,
+            # Streams per worker process (each worker had as many), and in all.
+            "jiayi_max_streams": best_per_worker,
+            "jiayi_max_streams_total": best_per_worker * workers,
             "jiayi_cpu_s_per_stream_s_at_max": best["cpu_s_per_stream_s"],
             # MediaRelay at `compare_streams` (the most it held) against Jiayi per stream at its largest load held.
             "ratio_at_max": round(stock["cpu_s_per_stream_s"] / per_stream, 1) if per_stream > 0 else None,
-            "jiayi_worker_cpu_at_max": best["server_cpu"],
+            # The busiest worker's cores, and each worker's.
+            "jiayi_worker_cpu_at_max": max(best["server_cpu_each"]),
+            "jiayi_workers_cpu_at_max": best["server_cpu_each"],
             "generator_cpu_at_max": best["generator_cpu"],
             "machine_cpu_at_max": best["machine_cpu"],
             "other_cpu_at_max": best["other_cpu"],
