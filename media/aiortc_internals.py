@@ -53,12 +53,14 @@ garbage. `tests/media/test_aiortc_internals.py` runs the same checks.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import logging
 import struct
+import types
 from asyncio import selector_events as _asyncio_selector_events
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Generator, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -81,6 +83,7 @@ from aiortc.rtp import (
     HeaderExtensionsMap,
     RtcpRtpfbPacket,
     RtpPacket,
+    is_rtcp,
     unwrap_rtx,
 )
 from pylibsrtp._binding import ffi as _srtp_ffi
@@ -257,13 +260,29 @@ def check() -> None:
             "self.__rx_bytes += len(data)",
             "self.__rx_packets += 1",
             "data = self._rx_srtp.unprotect(data)",
+            # `fastpath.Inbound` does the same with SRTCP (`rtp_link`).
+            "if is_rtcp(data):",
+            "data = self._rx_srtp.unprotect_rtcp(data)",
+            "await self._handle_rtcp_data(data)",
         ],
     )
+    _require_parameters(
+        _rtcdtlstransport.RTCDtlsTransport._handle_rtcp_data,
+        "RTCDtlsTransport._handle_rtcp_data",
+        ["self", "data"],
+    )
+    # Their RTCP reaches the link through the transport's `_send_rtp` (`rtp_link` replaces it).
+    for send_rtcp, where in (
+        (RTCRtpSender._send_rtcp, "RTCRtpSender._send_rtcp"),
+        (RTCRtpReceiver._send_rtcp, "RTCRtpReceiver._send_rtcp"),
+    ):
+        _require_snippets(send_rtcp, where, ["await self.transport._send_rtp("])
     _require_snippets(
         _rtcdtlstransport.RTCDtlsTransport._send_rtp,
         "RTCDtlsTransport._send_rtp",
         [
             "if self._state != State.CONNECTED:",
+            "if is_rtcp(data):",
             "data = self._tx_srtp.protect_rtcp(data)",
             "data = self._tx_srtp.protect(data)",
             "await self.transport._send(data)",
@@ -579,6 +598,8 @@ _RTX_OSN = struct.Struct("!H")
 # Where libsrtp's calls are, in pylibsrtp's binding (the same libsrtp as its sessions').
 _SRTP_PROTECT = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_protect")))
 _SRTP_UNPROTECT = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_unprotect")))
+_SRTP_PROTECT_RTCP = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_protect_rtcp")))
+_SRTP_UNPROTECT_RTCP = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_unprotect_rtcp")))
 
 
 def srtp_of(session: pylibsrtp.Session) -> Srtp:
@@ -589,7 +610,7 @@ def srtp_of(session: pylibsrtp.Session) -> Srtp:
     """
     srtp: Srtp | None = getattr(session, "_jiayi_srtp", None)
     if srtp is None:
-        srtp = Srtp(session, _SRTP_PROTECT, _SRTP_UNPROTECT)
+        srtp = Srtp(session, _SRTP_PROTECT, _SRTP_UNPROTECT, _SRTP_PROTECT_RTCP, _SRTP_UNPROTECT_RTCP)
         session._jiayi_srtp = srtp  # type: ignore[attr-defined]
     return srtp
 
@@ -606,12 +627,71 @@ def media_socket(dtls: RTCDtlsTransport) -> Any:
 
 
 def rtp_link(dtls: RTCDtlsTransport) -> RtpLink:
-    """The `RtpLink` of a DTLS transport (one per transport)."""
+    """The `RtpLink` of a DTLS transport (one per transport).
+
+    RTCP then takes the link both ways: what arrives is decrypted in the socket's reader and handed to
+    the transport's ``_handle_rtcp_data`` there and then (`run_eagerly`), instead of through aioice's
+    queue and the transport's receiving task; what aiortc's senders and receivers send (their
+    ``_send_rtcp``, through the transport's ``_send_rtp``) is encrypted and sent by the link.
+    """
     link: RtpLink | None = getattr(dtls, "_jiayi_rtp_link", None)
     if link is None:
-        link = RtpLink(dtls, srtp_of)
+
+        def on_rtcp(data: bytes) -> None:
+            run_eagerly(dtls._handle_rtcp_data(data))
+
+        link = RtpLink(dtls, srtp_of, on_rtcp)
         dtls._jiayi_rtp_link = link  # type: ignore[attr-defined]
+        original = dtls._send_rtp
+
+        async def send_rtp(data: bytes) -> None:
+            if is_rtcp(data):
+                link.send_rtcp(data)  # ConnectionError when not connected, as aiortc's
+            else:
+                await original(data)
+
+        dtls._send_rtp = send_rtp  # type: ignore[method-assign]
     return link
+
+
+_eager_tasks: set[asyncio.Task[None]] = set()
+
+
+def run_eagerly(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run `coroutine` now, up to its first real wait, and the rest (if any) in a task.
+
+    What Python 3.12's eager tasks do. aiortc's RTCP handlers are coroutines that in practice never wait,
+    so an RTCP packet is handled in the socket's reader, without a task or a turn of the event loop;
+    one that does wait goes on in a task, from where it stopped. Its exceptions are raised here (before
+    the first wait) or reported by the task, as asyncio reports a task's.
+    """
+    try:
+        waiting_on = coroutine.send(None)
+    except StopIteration:
+        return
+    task = asyncio.get_running_loop().create_task(_resume(coroutine, waiting_on))
+    _eager_tasks.add(task)
+    task.add_done_callback(_eager_tasks.discard)
+
+
+@types.coroutine
+def _resume(coroutine: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
+    # Hands the future `coroutine` waits on to the task running this, and back what the task sends or
+    # throws in (the future's result, or a cancellation), until `coroutine` returns: a `yield from` of a
+    # coroutine already started.
+    while True:
+        try:
+            sent = yield waiting_on
+        except BaseException as exc:
+            try:
+                waiting_on = coroutine.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting_on = coroutine.send(sent)
+            except StopIteration:
+                return
 
 
 #: Takes a relayed packet (or an RTX-unwrapped `RtpPacket` from the slow path); what it returns is ignored.

@@ -214,26 +214,32 @@ cdef object _srtp_error(int status):
 
 
 cdef class Srtp:
-    """Protects and unprotects (and parses) RTP with a pylibsrtp `Session`'s libsrtp context, called directly.
+    """Protects and unprotects RTP (parsed) and RTCP with a pylibsrtp `Session`'s libsrtp context, directly.
 
     Get it with `media.aiortc_internals.srtp_of(session)` (one per session). The same context and the same
-    checks as `Session.protect` and `Session.unprotect`, minus what those allocate per packet. Errors are
-    pylibsrtp's: `pylibsrtp.Error` from libsrtp, ValueError for a packet that is too long.
+    checks as `Session.protect`, `unprotect`, `protect_rtcp` and `unprotect_rtcp`, minus what those
+    allocate per packet. Errors are pylibsrtp's: `pylibsrtp.Error` from libsrtp, ValueError for a packet
+    that is too long.
     """
 
     cdef object _owner  # pylibsrtp's gc-owned ``srtp_t *``: the context lives as long as this does
     cdef void *_context
     cdef srtp_call _protect
     cdef srtp_call _unprotect
+    cdef srtp_call _protect_rtcp
+    cdef srtp_call _unprotect_rtcp
     cdef char _buffer[SRTP_MAX_PACKET + SRTP_MAX_TRAILER]
 
-    def __init__(self, session, uintptr_t protect, uintptr_t unprotect):
+    def __init__(self, session, uintptr_t protect, uintptr_t unprotect, uintptr_t protect_rtcp,
+                 uintptr_t unprotect_rtcp):
         from pylibsrtp._binding import ffi
 
         self._owner = session._srtp
         self._context = <void *><uintptr_t>int(ffi.cast("uintptr_t", session._srtp[0]))
         self._protect = <srtp_call>protect
         self._unprotect = <srtp_call>unprotect
+        self._protect_rtcp = <srtp_call>protect_rtcp
+        self._unprotect_rtcp = <srtp_call>unprotect_rtcp
 
     def unprotect_rtp(self, bytes data):
         """The RTP packet inside SRTP packet `data` (authentic, not replayed), parsed as `parse_rtp` does."""
@@ -267,6 +273,32 @@ cdef class Srtp:
         if status != 0:
             raise _srtp_error(status)
         return length
+
+    def protect_rtcp(self, bytes packet):
+        """The SRTCP packet of the compound RTCP packet `packet`."""
+        cdef Py_ssize_t size = PyBytes_GET_SIZE(packet)
+        if size > SRTP_MAX_PACKET:
+            raise ValueError("packet is too long")
+        memcpy(self._buffer, PyBytes_AS_STRING(packet), size)
+        cdef int length = <int>size
+        cdef int status = self._protect_rtcp(self._context, self._buffer, &length)
+        if status != 0:
+            raise _srtp_error(status)
+        return PyBytes_FromStringAndSize(self._buffer, length)
+
+    def unprotect_rtcp(self, bytes data):
+        """The compound RTCP packet inside SRTCP packet `data` (authentic, not replayed)."""
+        return self._unprotect_rtcp_bytes(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+
+    cdef bytes _unprotect_rtcp_bytes(self, const char *data, Py_ssize_t size):
+        cdef int length = <int>size
+        if size > SRTP_MAX_PACKET:
+            raise ValueError("packet is too long")
+        memcpy(self._buffer, data, size)
+        cdef int status = self._unprotect_rtcp(self._context, self._buffer, &length)
+        if status != 0:
+            raise _srtp_error(status)
+        return PyBytes_FromStringAndSize(self._buffer, length)
 
 
 # --- receive statistics -----------------------------------------------------------------------------------
@@ -957,8 +989,10 @@ cdef class Inbound:
     ``_read_ready`` (which allocates a 256 KiB buffer and runs Python for each datagram): each wake-up of
     the socket reads the datagrams waiting, at most ``DRAIN_DATAGRAMS + 1``, into one static buffer. RTP
     (first byte 128-191, RFC 7983, and not RTCP: second byte 192-223) whose SSRC is routed goes to its
-    handler; every other datagram to the protocol's own ``datagram_received``, with the bytes and address
-    asyncio would have given it, and read errors to its ``error_received``, as asyncio does. With another
+    handler; SRTCP of a connected transport is decrypted and its compound RTCP packet given to `on_rtcp`
+    (what aiortc's DTLS transport does with it, without its queue and task); every other datagram to the
+    protocol's own ``datagram_received``, with the bytes and address asyncio would have given it, and read
+    errors to its ``error_received``, as asyncio does. With another
     event loop's transport, `__call__` replaces the protocol's ``datagram_received`` instead (one datagram
     per call).
     """
@@ -972,10 +1006,11 @@ cdef class Inbound:
     cdef object _srtp_session
     cdef Srtp _srtp
     cdef object _srtp_of
+    cdef object _on_rtcp
     cdef int64_t _rx_bytes
     cdef int64_t _rx_packets
 
-    def __init__(self, dtls, dict routes, protocol, transport, srtp_of):
+    def __init__(self, dtls, dict routes, protocol, transport, srtp_of, on_rtcp=None):
         self._dtls = dtls
         self._routes = routes
         self._protocol = protocol
@@ -983,6 +1018,7 @@ cdef class Inbound:
         self._transport = transport
         self._fd = transport._sock_fd if transport is not None else -1
         self._srtp_of = srtp_of
+        self._on_rtcp = on_rtcp
 
     def __call__(self, bytes data, addr):
         try:
@@ -1041,12 +1077,15 @@ cdef class Inbound:
         return (host, port, 0, 0)
 
     cdef bint _dispatch(self, const char *data, Py_ssize_t size) except -1:
-        # True when the datagram was routed RTP (handled, or dropped as not authentic).
+        # True when the datagram was routed RTP or SRTCP of a connected transport (handled, or dropped as
+        # not authentic).
         cdef const uint8_t *p = <const uint8_t *>data
         cdef PyObject *found
         cdef RelayedPacket packet
-        if size < 12 or not (127 < p[0] < 192) or (191 < p[1] < 224):
+        if size < 12 or not (127 < p[0] < 192):
             return False
+        if 191 < p[1] < 224:
+            return self._rtcp(data, size)
         dtls = self._dtls
         if dtls._state is not _CONNECTED:
             return False
@@ -1074,6 +1113,32 @@ cdef class Inbound:
             logger.exception("relayed RTP packet handler failed")
         return True
 
+    cdef bint _rtcp(self, const char *data, Py_ssize_t size) except -1:
+        on_rtcp = self._on_rtcp
+        if on_rtcp is None:
+            return False
+        dtls = self._dtls
+        if dtls._state is not _CONNECTED:
+            return False
+        session = dtls._rx_srtp
+        if session is None:
+            return False
+        if session is not self._srtp_session:
+            self._srtp = self._srtp_of(session)
+            self._srtp_session = session
+        self._rx_bytes += size
+        self._rx_packets += 1
+        try:
+            packet = self._srtp._unprotect_rtcp_bytes(data, size)
+        except (pylibsrtp.Error, ValueError):
+            return True  # not authentic, replayed or too long: dropped (aiortc drops the first two)
+        try:
+            on_rtcp(packet)
+        except Exception:
+            # Never let it reach asyncio (nor stop the socket's other datagrams).
+            logger.exception("RTCP handler failed")
+        return True
+
     cdef void _flush(self):
         # The transport's packet and byte counters (its getStats), once per wake-up.
         if self._rx_packets:
@@ -1091,14 +1156,16 @@ cdef class RtpLink:
     """Sends and receives SRTP on one `RTCDtlsTransport` without aiortc's per-packet coroutines and queues.
 
     Get it with `media.aiortc_internals.rtp_link(transport)`. Receiving: `route(ssrc, handler)` makes every
-    later RTP packet of `ssrc` go to `handler`, called in the socket's datagram callback. Sending:
-    `send(header, payload)`, and `RtpWriter` straight from the session's buffer.
+    later RTP packet of `ssrc` go to `handler`, called in the socket's reader, and SRTCP goes to `on_rtcp`
+    decrypted, once the link has a pair (it routes a stream or sends). Sending: `send(header, payload)`,
+    `send_rtcp(packet)`, and `RtpWriter` straight from the session's buffer.
     """
 
     cdef object _dtls
     cdef dict _routes
     cdef set _hooked
     cdef object _srtp_of
+    cdef object _on_rtcp
     # aioice's nominated pairs (the same dict for the connection's life) and the one sent on.
     cdef dict _nominated
     cdef object _pair
@@ -1110,11 +1177,12 @@ cdef class RtpLink:
     cdef sockaddr_storage _sockaddr
     cdef socklen_t _sockaddr_length
 
-    def __init__(self, dtls, srtp_of):
+    def __init__(self, dtls, srtp_of, on_rtcp=None):
         self._dtls = dtls
         self._routes = {}
         self._hooked = set()
         self._srtp_of = srtp_of
+        self._on_rtcp = on_rtcp
         self._nominated = dtls.transport._connection._nominated
         self._fd = -1
 
@@ -1147,10 +1215,9 @@ cdef class RtpLink:
 
     def send_rtcp(self, bytes packet):
         """Encrypt and send one compound RTCP packet now; `ConnectionError` when not connected."""
-        dtls = self._dtls
-        if dtls._state is not _CONNECTED:
+        if self._dtls._state is not _CONNECTED:
             raise ConnectionError("Cannot send encrypted RTCP, not connected")
-        data = dtls._tx_srtp.protect_rtcp(packet)
+        data = self._tx_srtp().protect_rtcp(packet)
         self._ready()
         self._count(self._send(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)), 1)
 
@@ -1205,6 +1272,7 @@ cdef class RtpLink:
         self._transport = pair.protocol.transport
         self._addr = pair.remote_addr
         self._fd = -1
+        self._hook()  # its datagrams (RTCP, for a link that only sends) are read here too
         sock = getattr(self._transport, "_sock", None)
         if sock is None or not hasattr(self._transport, "_buffer"):
             return 0
@@ -1248,9 +1316,11 @@ cdef class RtpLink:
             self._hooked.add(id(protocol))
             transport = protocol.transport
             if not isinstance(transport, _SelectorDatagramTransport) or transport._sock is None:
-                protocol.datagram_received = Inbound(self._dtls, self._routes, protocol, None, self._srtp_of)
+                protocol.datagram_received = Inbound(
+                    self._dtls, self._routes, protocol, None, self._srtp_of, self._on_rtcp
+                )
                 continue
-            inbound = Inbound(self._dtls, self._routes, protocol, transport, self._srtp_of)
+            inbound = Inbound(self._dtls, self._routes, protocol, transport, self._srtp_of, self._on_rtcp)
             if not transport._conn_lost:
                 # In place of the transport's reader (asyncio replaces the handle; closing removes it).
                 transport._loop._add_reader(transport._sock_fd, inbound.read_ready)

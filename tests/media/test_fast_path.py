@@ -15,7 +15,7 @@ import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpreceiver import StreamStatistics
-from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from aiortc.rtp import RTCP_PSFB_PLI, HeaderExtensionsMap, RtcpPsfbPacket, RtcpRrPacket, RtpPacket
 from pylibsrtp import Policy, Session
 
 from media import aiortc_internals, fastpath
@@ -113,6 +113,81 @@ def test_srtp_called_directly_speaks_what_pylibsrtp_speaks(profile: int, key_len
         fast_rx.unprotect_rtp(bytes(1501))
     with pytest.raises(ValueError):
         fast_tx.protect(packets[0][:12], bytes(1489))
+
+
+@pytest.mark.parametrize(
+    ("profile", "key_length"),
+    [(Policy.SRTP_PROFILE_AES128_CM_SHA1_80, 30), (Policy.SRTP_PROFILE_AEAD_AES_128_GCM, 28)],
+)
+def test_srtcp_called_directly_speaks_what_pylibsrtp_speaks(profile: int, key_length: int) -> None:
+    reports = [
+        bytes(RtcpRrPacket(ssrc=1234 + n, reports=[]))
+        + bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1234 + n, media_ssrc=77))
+        for n in range(3)
+    ]
+    tx, rx = _srtp_pair(profile, key_length)
+    fast_tx = srtp_of(tx)
+    assert [rx.unprotect_rtcp(fast_tx.protect_rtcp(r)) for r in reports] == reports
+    other_tx, other_rx = _srtp_pair(profile, key_length)
+    fast_rx = srtp_of(other_rx)
+    protected = [other_tx.protect_rtcp(r) for r in reports]
+    assert [fast_rx.unprotect_rtcp(p) for p in protected] == reports
+    with pytest.raises(pylibsrtp.Error):
+        fast_rx.unprotect_rtcp(protected[1])  # replayed
+    tampered = bytearray(other_tx.protect_rtcp(reports[0]))
+    tampered[9] ^= 1
+    with pytest.raises(pylibsrtp.Error):
+        fast_rx.unprotect_rtcp(bytes(tampered))
+    with pytest.raises(ValueError):
+        fast_rx.unprotect_rtcp(bytes(1501))
+
+
+async def test_a_coroutine_run_eagerly_runs_now_and_one_that_waits_goes_on_in_a_task() -> None:
+    steps: list[object] = []
+
+    async def quick(value: int) -> None:
+        steps.append(value)
+
+    aiortc_internals.run_eagerly(quick(1))
+    assert steps == [1]  # no turn of the event loop needed
+
+    loop = asyncio.get_running_loop()
+    first, second = loop.create_future(), loop.create_future()
+
+    async def waits() -> None:
+        steps.append("before")
+        steps.append(await first)
+        try:
+            await second
+        except ValueError as exc:
+            steps.append(f"raised {exc}")
+
+    aiortc_internals.run_eagerly(waits())
+    assert steps == [1, "before"]
+    first.set_result("result")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert steps == [1, "before", "result"]
+    second.set_exception(ValueError("late"))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert steps == [1, "before", "result", "raised late"]
+    assert not aiortc_internals._eager_tasks
+
+    async def fails() -> None:
+        raise RuntimeError("at once")
+
+    with pytest.raises(RuntimeError, match="at once"):
+        aiortc_internals.run_eagerly(fails())
+
+    async def cancelled() -> None:
+        await loop.create_future()
+
+    aiortc_internals.run_eagerly(cancelled())
+    (task,) = aiortc_internals._eager_tasks
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 def with_sequence_number(data: bytes, *, seq: int) -> bytes:
