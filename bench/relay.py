@@ -53,7 +53,9 @@ less too. How much is the waking up, measured (2026-12-02, 3 rounds each, altern
 with every publisher's frame sent at one instant, so that one wake-up of the worker serves all 8, cost
 25% less (0.0065 against 0.0087 CPU-s per stream-second) than spread over the frame interval as here;
 lining up the worker's RTCP report timers on a shared 250 ms grid (fewer timer wake-ups) made no
-difference beyond the noise, so it was not kept. At 150 streams the frames share
+difference beyond the noise, and rounding every timer of the worker due 0.4 s or more ahead up to that
+grid (RTCP, ICE consent, heartbeats: 4 rounds of 3 at 10 streams) about 3% against the generator's CPU in
+the same rounds, so neither was kept. At 150 streams the frames share
 wake-ups and per-packet work is what counts, so ``ratio_at_max`` (MediaRelay at the compared load against
 Jiayi per stream at its largest load held) is printed too. Two per-frame savings in the worker were
 measured against each other in one run (two workers, alternating rounds of 4 and 6 streams): a drain loop
