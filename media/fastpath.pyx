@@ -246,14 +246,18 @@ cdef class Srtp:
         return self._unprotect_rtp(<const char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
 
     cdef RelayedPacket _unprotect_rtp(self, const char *data, Py_ssize_t size):
+        return _parse(<const uint8_t *>self._buffer, self._apply(self._unprotect, data, size))
+
+    cdef int _apply(self, srtp_call call, const char *data, Py_ssize_t size) except -1:
+        # `call` (libsrtp's protect or unprotect, RTP or RTCP) on a copy of `data` in the buffer; its length.
         cdef int length = <int>size
         if size > SRTP_MAX_PACKET:
             raise ValueError("packet is too long")
         memcpy(self._buffer, data, size)
-        cdef int status = self._unprotect(self._context, self._buffer, &length)
+        cdef int status = call(self._context, self._buffer, &length)
         if status != 0:
             raise _srtp_error(status)
-        return _parse(<const uint8_t *>self._buffer, length)
+        return length
 
     def protect(self, bytes header, bytes payload):
         """The SRTP packet of the RTP packet `header` + `payload`."""
@@ -276,14 +280,7 @@ cdef class Srtp:
 
     def protect_rtcp(self, bytes packet):
         """The SRTCP packet of the compound RTCP packet `packet`."""
-        cdef Py_ssize_t size = PyBytes_GET_SIZE(packet)
-        if size > SRTP_MAX_PACKET:
-            raise ValueError("packet is too long")
-        memcpy(self._buffer, PyBytes_AS_STRING(packet), size)
-        cdef int length = <int>size
-        cdef int status = self._protect_rtcp(self._context, self._buffer, &length)
-        if status != 0:
-            raise _srtp_error(status)
+        cdef int length = self._apply(self._protect_rtcp, PyBytes_AS_STRING(packet), PyBytes_GET_SIZE(packet))
         return PyBytes_FromStringAndSize(self._buffer, length)
 
     def unprotect_rtcp(self, bytes data):
@@ -291,14 +288,7 @@ cdef class Srtp:
         return self._unprotect_rtcp_bytes(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
 
     cdef bytes _unprotect_rtcp_bytes(self, const char *data, Py_ssize_t size):
-        cdef int length = <int>size
-        if size > SRTP_MAX_PACKET:
-            raise ValueError("packet is too long")
-        memcpy(self._buffer, data, size)
-        cdef int status = self._unprotect_rtcp(self._context, self._buffer, &length)
-        if status != 0:
-            raise _srtp_error(status)
-        return PyBytes_FromStringAndSize(self._buffer, length)
+        return PyBytes_FromStringAndSize(self._buffer, self._apply(self._unprotect_rtcp, data, size))
 
 
 # --- receive statistics -----------------------------------------------------------------------------------
