@@ -39,7 +39,8 @@ stream-second (ratio 15-20 at each step of those runs). In the two full runs of 
 path compiled: MediaRelay held 8 and 10 streams (0.174 and 0.150), Jiayi took 0.0066-0.0124 at 2-10
 streams, and ``ratio`` was 19.1 and 18.8 (16-23 at the steps below); in three more, after RTCP took the fast
 path too, MediaRelay held 12, 10 and 10 streams (0.129, 0.147, 0.157), Jiayi took 0.0048, 0.0070 and 0.0066
-there, and ``ratio`` was 26.7, 21.2 and 23.8.
+there, and ``ratio`` was 26.7, 21.2 and 23.8; two more (make bench and a run of its own, clean clones) had
+MediaRelay hold 14 and 12 and ``ratio`` 29.6 and 28.6.
 
 Why Jiayi's figure at so few streams is what it is. At these loads Jiayi's cost per stream is dominated by
 waking up, once per packet burst: measured on the 2-core VM here, a process woken after 8 ms asleep spends
