@@ -167,6 +167,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
+def _spread(total: int, parts: int) -> list[int]:
+    """`total` split into `parts` shares that differ by at most one, the larger first."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
 class Generators:
     """The load generator processes, driven over pipes."""
 
@@ -182,7 +187,6 @@ class Generators:
             process.start()
             self.pipes.append(parent)
             self.processes.append(process)
-        self.streams = 0
         self.per_url: dict[str, int] = {}
 
     def _ask(self, commands: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
@@ -190,24 +194,21 @@ class Generators:
             pipe.send(command)
         return [pipe.recv() for pipe in self.pipes]
 
+    @property
+    def streams(self) -> int:
+        return sum(self.per_url.values())
+
     def add(self, urls: list[str], token: str, count: int) -> int:
         """Add `count` streams, spread so that every relay endpoint in `urls` (a worker each) has as many
         streams as the others (give or take one), and each endpoint's share over the generators."""
         failures = 0
-        total = self.streams + count
-        for index, url in enumerate(urls):
-            wanted = total // len(urls) + (1 if index < total % len(urls) else 0)
+        for url, wanted in zip(urls, _spread(self.streams + count, len(urls)), strict=True):
             new = wanted - self.per_url.get(url, 0)
             if new <= 0:
                 continue
-            share = [
-                new // len(self.pipes) + (1 if i < new % len(self.pipes) else 0)
-                for i in range(len(self.pipes))
-            ]
-            replies = self._ask([("add", url, token, n) for n in share])
+            replies = self._ask([("add", url, token, n) for n in _spread(new, len(self.pipes))])
             self.per_url[url] = wanted
             failures += sum(r["failures"] for r in replies)
-        self.streams = total
         return failures
 
     def measure(self, seconds: float) -> dict[str, Any]:
@@ -228,7 +229,6 @@ class Generators:
 
     def clear(self) -> None:
         self._ask([("clear",)] * len(self.pipes))
-        self.streams = 0
         self.per_url = {}
 
     def stop(self) -> None:
@@ -314,7 +314,7 @@ def limiting(row: dict[str, Any]) -> str:
         return f"machine (every core busy; other work took {row['other_cpu']:.2f} cores)"
     if row["sent_fps_mean"] < TARGET["fps"] or row["generator_cpu"] >= 0.9:
         return "load generator (it could not send or receive 30 fps: its core is full)"
-    busiest = max(row["server_cpu_each"], default=row["server_cpu"])
+    busiest = max(row["server_cpu_each"])
     if busiest >= 0.9:
         return f"relay (its busiest process used {busiest:.2f} cores)"
     if row["machine_cpu"] >= 0.9 * cores:

@@ -982,9 +982,8 @@ cdef class Inbound:
     handler; SRTCP of a connected transport is decrypted and its compound RTCP packet given to `on_rtcp`
     (what aiortc's DTLS transport does with it, without its queue and task); every other datagram to the
     protocol's own ``datagram_received``, with the bytes and address asyncio would have given it, and read
-    errors to its ``error_received``, as asyncio does. With another
-    event loop's transport, `__call__` replaces the protocol's ``datagram_received`` instead (one datagram
-    per call).
+    errors to its ``error_received``, as asyncio does. With another event loop's transport, `__call__`
+    replaces the protocol's ``datagram_received`` instead (one datagram per call).
     """
 
     cdef object _dtls
@@ -1085,12 +1084,8 @@ cdef class Inbound:
         handler = <object>found
         self._rx_bytes += size
         self._rx_packets += 1
-        session = dtls._rx_srtp
-        if session is not self._srtp_session:
-            self._srtp = self._srtp_of(session)
-            self._srtp_session = session
         try:
-            packet = self._srtp._unprotect_rtp(data, size)
+            packet = self._rx_srtp(dtls._rx_srtp)._unprotect_rtp(data, size)
         except (pylibsrtp.Error, ValueError):
             return True  # not authentic, replayed, or not RTP: dropped, as aiortc does
         try:
@@ -1113,13 +1108,10 @@ cdef class Inbound:
         session = dtls._rx_srtp
         if session is None:
             return False
-        if session is not self._srtp_session:
-            self._srtp = self._srtp_of(session)
-            self._srtp_session = session
         self._rx_bytes += size
         self._rx_packets += 1
         try:
-            packet = self._srtp._unprotect_rtcp_bytes(data, size)
+            packet = self._rx_srtp(session)._unprotect_rtcp_bytes(data, size)
         except (pylibsrtp.Error, ValueError):
             return True  # not authentic, replayed or too long: dropped (aiortc drops the first two)
         try:
@@ -1128,6 +1120,13 @@ cdef class Inbound:
             # Never let it reach asyncio (nor stop the socket's other datagrams).
             logger.exception("RTCP handler failed")
         return True
+
+    cdef Srtp _rx_srtp(self, session):
+        # The `Srtp` of the transport's receiving session (a new one after DTLS renegotiates keys).
+        if session is not self._srtp_session:
+            self._srtp = self._srtp_of(session)
+            self._srtp_session = session
+        return self._srtp
 
     cdef void _flush(self):
         # The transport's packet and byte counters (its getStats), once per wake-up.
