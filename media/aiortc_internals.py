@@ -45,6 +45,13 @@ The points, and why each is needed:
   names re-exported here): it uses the names listed here and nothing else, and a build made from another
   fastpath.pyx than the one beside it is refused at import (`check_fastpath_build`).
 
+- The media worker's event loop (media/eventloop.py, `fastpath.MediaPoller`): its selector runs the media
+  readers inside `select`, as ``Handle._run`` would run them (the handle's ``_context``, ``_cancelled``,
+  the loop's ``call_exception_handler``), returns events as ``EpollSelector.select`` does (its
+  ``_selector`` and ``_fd_to_key``), and returns early when the loop's ``_ready`` queue, ``_stopping``
+  or the top of its ``_scheduled`` heap say ``_run_once`` has work; a reader is recognised by the
+  selector key ``_add_reader`` registered it under (``modify`` replaces the key).
+
 The pinned aiortc version is checked, then every name and the code path that uses it (by reading aiortc's
 source: that the receiver really hands ``packet`` to ``self.__jitter_buffer.add``, and so on). Any mismatch
 raises `AiortcInternalsError` at import, naming what changed: a worker fails to start rather than relaying
@@ -57,8 +64,10 @@ import asyncio
 import hashlib
 import inspect
 import logging
+import selectors
 import struct
 import types
+from asyncio import base_events as _asyncio_base_events
 from asyncio import selector_events as _asyncio_selector_events
 from collections.abc import Callable, Coroutine, Generator, Iterable, Sequence
 from pathlib import Path
@@ -334,6 +343,47 @@ def check() -> None:
         _asyncio_selector_events._SelectorTransport.close,  # type: ignore[attr-defined]
         "asyncio _SelectorTransport.close",
         ["self._loop._remove_reader(self._sock_fd)"],
+    )
+    # `fastpath.MediaPoller` (media/eventloop.py): the media worker's selector runs the media readers
+    # inside `select` as the loop would run their handles, and returns to the loop as `EpollSelector` does.
+    _require_snippets(
+        _asyncio_base_events.BaseEventLoop._run_once,  # type: ignore[attr-defined]
+        "asyncio BaseEventLoop._run_once",
+        [
+            "if self._ready or self._stopping:",
+            "when = self._scheduled[0]._when",
+            "event_list = self._selector.select(timeout)",
+            "handle = heapq.heappop(self._scheduled)",
+            "handle = self._ready.popleft()",
+            "if handle._cancelled:",
+        ],
+    )
+    _require_snippets(
+        asyncio.Handle._run,
+        "asyncio Handle._run",
+        ["self._context.run(self._callback, *self._args)", "self._loop.call_exception_handler(context)"],
+    )
+    _require_snippets(
+        _asyncio_selector_events.BaseSelectorEventLoop._add_reader,  # type: ignore[attr-defined]
+        "asyncio BaseSelectorEventLoop._add_reader",
+        ["handle = events.Handle(callback, args, self, None)", "(handle, None))", "return handle"],
+    )
+    _require_snippets(
+        selectors._BaseSelectorImpl.modify,
+        "selectors _BaseSelectorImpl.modify",
+        ["key = key._replace(data=data)", "self._fd_to_key[key.fd] = key"],
+    )
+    _require_snippets(
+        selectors.EpollSelector.select,
+        "selectors EpollSelector.select",
+        [
+            "fd_event_list = self._selector.poll(timeout, max_ev)",
+            "if event & ~select.EPOLLIN:",
+            "events |= EVENT_WRITE",
+            "if event & ~select.EPOLLOUT:",
+            "events |= EVENT_READ",
+            "ready.append((key, events & key.events))",
+        ],
     )
     _require_snippets(
         _asyncio_selector_events._SelectorDatagramTransport.sendto,  # type: ignore[attr-defined]

@@ -21,7 +21,9 @@ A stale build is refused: `SOURCE_SHA256` is the hash of this file the module wa
 
 import collections
 import logging
+import os
 import random
+import selectors
 import time
 
 import pylibsrtp
@@ -37,6 +39,8 @@ from cpython.ref cimport PyObject
 from libc.errno cimport EAGAIN, EINTR, errno
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcpy, memset
+from libc.math cimport ceil
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 cdef extern from "<sys/socket.h>" nogil:
     ctypedef unsigned int socklen_t
@@ -70,6 +74,24 @@ cdef extern from "<netdb.h>" nogil:
     int NI_NUMERICHOST
     int NI_NUMERICSERV
     int NI_MAXHOST
+
+cdef extern from "<sys/epoll.h>" nogil:
+    ctypedef union epoll_data_t:
+        void *ptr
+        int fd
+        uint32_t u32
+        uint64_t u64
+    struct epoll_event:
+        uint32_t events
+        epoll_data_t data
+    int epoll_wait(int epfd, epoll_event *events, int maxevents, int timeout)
+    uint32_t EPOLLIN
+    uint32_t EPOLLOUT
+
+cdef extern from "Python.h":
+    int PyContext_Enter(object context) except -1
+    int PyContext_Exit(object context) except -1
+    int PyErr_CheckSignals() except -1
 
 cdef extern from *:
     """
@@ -1016,7 +1038,7 @@ cdef class Inbound:
         finally:
             self._flush()
 
-    def read_ready(self):
+    cpdef read_ready(self):
         """The socket is readable: read and handle what waits on it (asyncio's reader callback)."""
         cdef ssize_t size
         cdef sockaddr_storage source
@@ -1311,8 +1333,13 @@ cdef class RtpLink:
                 continue
             inbound = Inbound(self._dtls, self._routes, protocol, transport, self._srtp_of, self._on_rtcp)
             if not transport._conn_lost:
-                # In place of the transport's reader (asyncio replaces the handle; closing removes it).
-                transport._loop._add_reader(transport._sock_fd, inbound.read_ready)
+                # In place of the transport's reader (asyncio replaces the handle; closing removes it); on the
+                # media worker's loop (media.eventloop) run inside its selector's select.
+                loop = transport._loop
+                handle = loop._add_reader(transport._sock_fd, inbound.read_ready)
+                media_reader = getattr(loop._selector, "media_reader", None)
+                if media_reader is not None:
+                    media_reader(transport._sock_fd, handle, inbound)
 
 
 cdef class RtpWriter:
@@ -1606,3 +1633,156 @@ cdef class Fanout:
         if waiting and not frame.keyframe:
             self._request_keyframe()
         return 0
+
+
+# --- the event loop's selector ----------------------------------------------------------------------------
+
+
+cdef enum:
+    #: Events taken from the kernel per epoll_wait.
+    POLL_EVENTS = 256
+
+cdef int _EVENT_READ = selectors.EVENT_READ
+cdef int _EVENT_WRITE = selectors.EVENT_WRITE
+
+
+cdef inline double _monotonic_now() noexcept nogil:
+    # time.monotonic()'s clock, which is the event loop's.
+    cdef timespec now
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return now.tv_sec + now.tv_nsec * 1e-9
+
+
+cdef class MediaPoller:
+    """`media.eventloop.MediaSelector.select`: epoll, with the media sockets' readers run right here.
+
+    asyncio's loop takes one turn of its Python ``_run_once`` per wake-up: the selector's list of ready keys,
+    a `Handle` per ready socket through the ready queue, the timer heap. At a consult's loads the worker
+    is woken a few hundred times a second, nearly all for one media socket's packets, and that turn is a
+    good part of what a wake-up costs. Here the readers registered with `add` (the relay's `Inbound`
+    readers) are run inside `select` when their socket is only readable, in their handle's context and
+    with their exceptions given to the loop's exception handler (what ``Handle._run`` does); `select`
+    waits again, until its timeout, without returning to the loop, unless what they did needs it: a
+    callback queued (``call_soon``, a future's result), a timer that is now due sooner, ``loop.stop()``.
+    Every other event (other sockets, writes, errors) returns as `selectors.EpollSelector.select` returns it.
+
+    A reader is run this way only while asyncio's key for its socket is the one it was added with (so a
+    reader asyncio replaced, or a new socket on a reused descriptor, takes the usual path), and only once
+    the poller is `attach`-ed to its loop.
+    """
+
+    cdef int _epfd
+    cdef dict _fd_to_key
+    cdef dict _media  # fd -> (asyncio's Handle, reader, the SelectorKey it was added under)
+    cdef object _loop
+    cdef epoll_event _events[POLL_EVENTS]
+    #: Readers run inside `select`, and the times `select` returned (for tests and benchmarks).
+    cdef public int64_t readers_run
+    cdef public int64_t returns
+
+    def __init__(self, int epfd, dict fd_to_key):
+        self._epfd = epfd
+        self._fd_to_key = fd_to_key
+        self._media = {}
+
+    def attach(self, loop):
+        """Run the readers added for `loop` (whose selector this is) inside `select`."""
+        self._loop = loop
+
+    def add(self, int fd, handle, reader, key):
+        """Run `reader` (an `Inbound` or a callable) for `fd` while `key` is asyncio's key for it."""
+        self._media[fd] = (handle, reader, key)
+
+    def discard(self, int fd):
+        self._media.pop(fd, None)
+
+    def clear(self):
+        self._media.clear()
+        self._loop = None
+
+    def __len__(self):
+        return len(self._media)
+
+    def select(self, timeout=None):
+        cdef bint forever = timeout is None
+        cdef double deadline = 0.0, remaining
+        cdef int ms, count, index, fd, events, code
+        cdef uint32_t mask
+        cdef PyObject *entry
+        cdef bint ran
+        ready = []
+        if not forever:
+            deadline = _monotonic_now() + (<double>timeout if timeout > 0 else 0.0)
+        loop = self._loop
+        queue = first = None
+        if loop is not None:
+            queue = loop._ready
+            scheduled = loop._scheduled
+            first = scheduled[0] if scheduled else None
+        while True:
+            if forever:
+                ms = -1
+            else:
+                remaining = deadline - _monotonic_now()
+                # epoll_wait's resolution is 1 ms: round up, to wait at least the timeout (as asyncio does).
+                ms = 0 if remaining <= 0 else <int>ceil(remaining * 1e3)
+            with nogil:
+                count = epoll_wait(self._epfd, self._events, POLL_EVENTS, ms)
+            if count < 0:
+                code = errno
+                if code == EINTR:
+                    PyErr_CheckSignals()  # the signal's Python handler runs (and may raise), as in select.epoll
+                    self.returns += 1
+                    return ready
+                raise OSError(code, os.strerror(code))
+            ran = False
+            for index in range(count):
+                fd = self._events[index].data.fd
+                mask = self._events[index].events
+                if mask == EPOLLIN and loop is not None:
+                    entry = PyDict_GetItem(self._media, fd)
+                    if entry is not NULL and self._run(<tuple>entry, fd):
+                        ran = True
+                        continue
+                key = self._fd_to_key.get(fd)
+                if key is not None:
+                    # What EpollSelector.select makes of the mask.
+                    events = 0
+                    if mask & ~EPOLLIN:
+                        events |= _EVENT_WRITE
+                    if mask & ~EPOLLOUT:
+                        events |= _EVENT_READ
+                    ready.append((key, events & key.events))
+            if ready or not ran or queue or loop._stopping:
+                self.returns += 1
+                return ready
+            scheduled = loop._scheduled
+            if (scheduled[0] if scheduled else None) is not first:
+                self.returns += 1
+                return ready  # a timer was added that is due first: the loop works out the timeout again
+            if not forever and _monotonic_now() >= deadline:
+                self.returns += 1
+                return ready
+
+    cdef bint _run(self, tuple entry, int fd) except -1:
+        # Run one media reader, as its Handle would run; False when its registration is stale.
+        handle, reader, key = entry
+        if PyDict_GetItem(self._fd_to_key, fd) is not <PyObject *>key or handle._cancelled:
+            return False
+        context = handle._context
+        PyContext_Enter(context)
+        try:
+            if type(reader) is Inbound:
+                (<Inbound>reader).read_ready()
+            else:
+                reader()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler(
+                {"message": f"Exception in the media reader of fd {fd}", "exception": exc, "handle": handle}
+            )
+        finally:
+            PyContext_Exit(context)
+        self.readers_run += 1
+        return True

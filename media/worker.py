@@ -47,6 +47,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from media import eventloop
 from media.errors import InvalidRequest, MediaError, UnknownParticipant
 from media.gc_pauses import GcPauses
 from media.recorder import RecordingKey
@@ -431,7 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     if not token:
         parser.error(f"{TOKEN_ENV} must hold the hub's shared secret")
     settings = MediaSettings.from_json(args.settings)
-    asyncio.run(serve(settings, args.host, args.port, token))
+    # The loop whose selector runs the media sockets' readers itself (media/eventloop.py).
+    with asyncio.Runner(loop_factory=eventloop.new_event_loop) as runner:
+        runner.run(serve(settings, args.host, args.port, token))
     return 0
 
 

@@ -13,9 +13,15 @@ from typing import Any
 
 import pytest
 
+from media import eventloop
 from media.room import MediaRoom
 from media.settings import MediaSettings
 from tests.media.peers import ClientPeer
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    """The media tests run on the media worker's event loop (media/eventloop.py), as the worker does."""
+    return {"media_loop": eventloop.new_event_loop}
 
 
 class Call:

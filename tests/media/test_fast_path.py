@@ -18,7 +18,7 @@ from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RTCP_PSFB_PLI, HeaderExtensionsMap, RtcpPsfbPacket, RtcpRrPacket, RtpPacket
 from pylibsrtp import Policy, Session
 
-from media import aiortc_internals, fastpath
+from media import aiortc_internals, eventloop, fastpath
 from media.aiortc_internals import RelayedPacket, RtpWriter, parse_rtp, srtp_of
 from media.forwarding import CodecInfo, EncodedFrame, FrameAssembler, NackTracker, depayload, is_keyframe
 from media.ice import create_peer_connection, prepare_gathering
@@ -394,7 +394,9 @@ async def _reading_endpoint(
     )
     await asyncio.sleep(0)  # asyncio adds its reader on the next iteration
     inbound = fastpath.Inbound(_NotConnected(), {}, protocol, transport, srtp_of)
-    loop._add_reader(transport.get_extra_info("socket").fileno(), inbound.read_ready)  # type: ignore[attr-defined]
+    # Run inside the selector's select, as on the media worker's loop (the media tests' loop).
+    eventloop.add_media_reader(loop, transport.get_extra_info("socket").fileno(), inbound.read_ready)
+    assert isinstance(loop._selector, eventloop.MediaSelector)  # type: ignore[attr-defined]
     return transport, inbound
 
 
