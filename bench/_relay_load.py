@@ -47,7 +47,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.codecs.vpx import Vp8Encoder  # noqa: E402
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack  # noqa: E402
 
-from media import aiortc_internals  # noqa: E402
+from media import aiortc_internals, eventloop  # noqa: E402
 from media.client import WorkerClient  # noqa: E402
 from media.forwarding import (  # noqa: E402
     CodecInfo,
@@ -452,4 +452,7 @@ def _gc_delta(before: dict[str, Any], after: dict[str, Any], kind: str = "full")
 
 def generator_main(conn: Connection, frames: list[bytes], first_index: int) -> None:
     """Entry point of a generator process."""
-    asyncio.run(Generator(conn, frames, first_index).run())
+    # The media worker's loop (media/eventloop.py): the subscribers' sockets are read by the same compiled
+    # readers as the relay's, inside its selector's select, so the generator needs less of the machine.
+    with asyncio.Runner(loop_factory=eventloop.new_event_loop) as runner:
+        runner.run(Generator(conn, frames, first_index).run())
