@@ -80,8 +80,10 @@ async def test_media_readers_run_inside_select_without_a_turn_of_the_loop(
     await asyncio.wait_for(done, 5)
     assert got == [b"%d" % i for i in range(30)]
     assert poller.readers_run > run
-    # The datagrams came in many wake-ups; the loop came round only for the future's callback.
-    assert poller.returns - returns <= 3 < poller.readers_run - run
+    # The datagrams came in many wake-ups (one per datagram, unless the process was kept off the CPU);
+    # the loop came round only for the future's callback.
+    assert poller.readers_run - run >= 10
+    assert poller.returns - returns <= 5
     loop.remove_reader(receiver.fileno())
 
 
@@ -115,14 +117,15 @@ async def test_what_a_reader_queues_or_schedules_runs_when_due(
 
     def on_datagram(data: bytes) -> None:
         if data == b"now":
-            soon.set_result(loop.time())
+            soon.set_result(None)  # the waiting task is woken through the loop's ready queue
         else:
             loop.call_later(0.05, lambda: later.set_result(loop.time()))
 
     eventloop.add_media_reader(loop, receiver.fileno(), _drain(receiver, [], on_datagram))
     start = loop.time()
     sender.send(b"now")
-    assert await asyncio.wait_for(soon, 3) - start < 1
+    await asyncio.wait_for(soon, 3)
+    assert loop.time() - start < 1
     start = loop.time()
     sender.send(b"in 50 ms")
     assert 0.05 <= await asyncio.wait_for(later, 3) - start < 1
