@@ -46,6 +46,8 @@ and 0.161) had Jiayi at 0.0061 and 0.0056 there, ``ratio`` 26.6 and 28.6 (the se
 generator at niceness 10; 22.0-31.4 at 6 and 8 streams); in a third (make bench, clean clone)
 MediaRelay held 8 streams at 0.138, Jiayi took 0.0062 there and ``ratio`` was 22.2; in a fourth (clean
 clone) MediaRelay held 10 at 0.126, its lowest there in any run, Jiayi took 0.0055 and ``ratio`` was 23.0.
+Four runs of the comparison alone (``--compare-steps 8,10,12``, generators at niceness 0, 10, 0, 10):
+MediaRelay held 10 streams in each (0.162, 0.159, 0.164, 0.157), ``ratio`` 27.1, 27.4, 26.1 and 26.3.
 
 Why Jiayi's figure at so few streams is what it is. At these loads Jiayi's cost per stream is dominated by
 waking up, once per packet burst: measured on the 2-core VM here, a process woken after 8 ms asleep spends
