@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import gc
 import hmac
 import json
 import logging
@@ -244,7 +243,6 @@ class WorkerHost:
             for key, value in vars(room.stats()).items():
                 totals[key] = totals.get(key, 0) + value
         totals.update(self.gc_pauses.counters())
-        totals["gc_frozen"] = gc.get_freeze_count()
         return totals
 
     def load(self) -> dict[str, Any]:
@@ -406,8 +404,7 @@ async def serve(settings: MediaSettings, host: str, port: int, token: str) -> No
     # What the worker imported and set up lives as long as the process: keep it out of the collector's full
     # passes, which stall every stream of the worker while they run (media/gc_pauses.py counts them). Only
     # these start-up objects are frozen; what calls create later is collected as usual.
-    gc.collect()
-    gc.freeze()
+    runner.app[HOST_KEY].gc_pauses.freeze()
     print(json.dumps({"ready": True, "port": bound_port, "pid": os.getpid()}), flush=True)
     logger.info("media worker %s listening on %s:%s", os.getpid(), host, bound_port)
     try:
