@@ -38,7 +38,11 @@ The points, and why each is needed:
   wrapped instead and its ``transport`` written to); ``_nominated`` is kept, so it must stay the same
   dict); the
   sender's ``_ssrc``, ``_rtx_ssrc``, ``__started``, ``_retransmit`` and the counters its RTCP sender reports
-  read; ``StreamStatistics``' attributes (`RelayStreamStatistics` keeps them in C, same arithmetic);
+  read; for incoming RTCP sender and receiver reports (`fastpath.RtcpReports`, which parses, routes and
+  handles them as ``RtcpPacket.parse``, ``RtpRouter.route_rtcp`` and the receiver's and sender's
+  ``_handle_rtcp_packet`` would), the receiver's ``__stats``, ``__kind``, ``__lsr`` and ``__lsr_time``
+  and the sender's ``__stats``, ``__kind``, ``__lsr``, ``__lsr_time``, ``__rtt`` and ``__packet_count``;
+  ``StreamStatistics``' attributes (`RelayStreamStatistics` keeps them in C, same arithmetic);
   and pylibsrtp's ``Session._srtp`` context with its binding's ``srtp_protect`` and ``srtp_unprotect``
   (`Srtp` calls them directly, without pylibsrtp's per-call allocations). aioice's and pylibsrtp's versions
   are pinned too. The per-packet part of this section is compiled (media/fastpath.pyx, with the same
@@ -81,6 +85,7 @@ from aioice.ice import StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver, clock
 from aiortc import rtcdtlstransport as _rtcdtlstransport
 from aiortc import rtcpeerconnection as _rtcpeerconnection
+from aiortc import rtp as _rtp
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
@@ -279,6 +284,89 @@ def check() -> None:
         _rtcdtlstransport.RTCDtlsTransport._handle_rtcp_data,
         "RTCDtlsTransport._handle_rtcp_data",
         ["self", "data"],
+    )
+    # `fastpath.RtcpReports` does for SR, RR and SDES what this parsing, routing and handling does.
+    _require_snippets(
+        _rtcdtlstransport.RTCDtlsTransport._handle_rtcp_data,
+        "RTCDtlsTransport._handle_rtcp_data",
+        [
+            "packets = RtcpPacket.parse(data)",
+            "except ValueError as exc:",
+            "for recipient in self._rtp_router.route_rtcp(packet):",
+            "await recipient._handle_rtcp_packet(packet)",
+        ],
+    )
+    _require_snippets(
+        _rtcdtlstransport.RtpRouter.route_rtcp,
+        "RtpRouter.route_rtcp",
+        [
+            "if isinstance(packet, RtcpSrPacket):",
+            "add_recipient(self.ssrc_table.get(packet.ssrc))",
+            "if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):",
+            "for report in packet.reports:",
+            "add_recipient(self.senders.get(report.ssrc))",
+        ],
+    )
+    _require_snippets(
+        _rtp.RtcpPacket.parse,
+        "RtcpPacket.parse",
+        [
+            'v_p_count, packet_type, length = unpack("!BBH", data[pos : pos + 4])',
+            "if version != 2:",
+            "if len(data) < end:",
+            "if not payload or not payload[-1] or payload[-1] > len(payload):",
+            "payload = payload[0 : -payload[-1]]",
+            "elif packet_type == RTCP_SDES:",
+            "elif packet_type == RTCP_SR:",
+            "elif packet_type == RTCP_RR:",
+        ],
+    )
+    _require_snippets(_rtp.RtcpSrPacket.parse, "RtcpSrPacket.parse", ["if len(data) != 24 + 24 * count:"])
+    _require_snippets(_rtp.RtcpRrPacket.parse, "RtcpRrPacket.parse", ["if len(data) != 4 + 24 * count:"])
+    _require_snippets(
+        _rtp.RtcpSdesPacket.parse,
+        "RtcpSdesPacket.parse",
+        [
+            "if len(data) < pos + 4:",
+            "while pos < len(data) - 1:",
+            "if len(data) < pos + d_length:",
+            "if d_type == 0:",
+        ],
+    )
+    _require_snippets(
+        _rtp.RtcpReceiverInfo.parse,
+        "RtcpReceiverInfo.parse",
+        ['unpack("!LB", data[0:5])', "unpack_packets_lost(data[5:8])", 'unpack("!LLLL", data[8:])'],
+    )
+    _require_snippets(_rtp.unpack_packets_lost, "unpack_packets_lost", ['return unpack("!l", d)[0]'])
+    _require_snippets(
+        RTCRtpReceiver._handle_rtcp_packet,
+        "RTCRtpReceiver._handle_rtcp_packet",
+        [
+            "self.__stats.add(",
+            "RTCRemoteOutboundRtpStreamStats(",
+            'id=f"remote-outbound-rtp_{id(self)}"',
+            "packetsSent=packet.sender_info.packet_count,",
+            "bytesSent=packet.sender_info.octet_count,",
+            "clock.datetime_from_ntp(",
+            "(packet.sender_info.ntp_timestamp) >> 16",
+            "self.__lsr_time[packet.ssrc] = time.time()",
+        ],
+    )
+    _require_snippets(
+        RTCRtpSender._handle_rtcp_packet,
+        "RTCRtpSender._handle_rtcp_packet",
+        [
+            "for report in filter(lambda x: x.ssrc == self._ssrc, packet.reports):",
+            "if self.__lsr == report.lsr and report.dlsr:",
+            "rtt = time.time() - self.__lsr_time - (report.dlsr / 65536)",
+            "self.__rtt = RTT_ALPHA * self.__rtt + (1 - RTT_ALPHA) * rtt",
+            'id="remote-inbound-rtp_" + str(id(self))',
+            "ssrc=packet.ssrc,",
+            "packetsReceived=self.__packet_count - report.packets_lost,",
+            "roundTripTime=self.__rtt,",
+            "fractionLost=report.fraction_lost,",
+        ],
     )
     # Their RTCP reaches the link through the transport's `_send_rtp` (`rtp_link` replaces it).
     for send_rtcp, where in (
@@ -636,6 +724,7 @@ def _gatherer_for(connection: Connection, addresses: list[str]) -> Callable[[], 
 RelayedPacket = fastpath.RelayedPacket
 Srtp = fastpath.Srtp
 RtpLink = fastpath.RtpLink
+RtcpReports = fastpath.RtcpReports
 RtpWriter = fastpath.RtpWriter
 parse_rtp = fastpath.parse_rtp
 ntp_now = fastpath.ntp_now
@@ -690,7 +779,7 @@ def rtp_link(dtls: RTCDtlsTransport) -> RtpLink:
         def on_rtcp(data: bytes) -> None:
             run_eagerly(dtls._handle_rtcp_data(data))
 
-        link = RtpLink(dtls, srtp_of, on_rtcp)
+        link = RtpLink(dtls, srtp_of, RtcpReports(dtls, on_rtcp))
         dtls._jiayi_rtp_link = link  # type: ignore[attr-defined]
         original = dtls._send_rtp
 

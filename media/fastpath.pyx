@@ -30,14 +30,18 @@ import pylibsrtp
 from asyncio.selector_events import _SelectorDatagramTransport
 from aiortc.codecs.h264 import h264_depayload
 from aiortc.codecs.vpx import vp8_depayload
+from aiortc import clock as _clock
 from aiortc.rtcdtlstransport import State as _DtlsState
-from aiortc.rtp import RTP_HISTORY_SIZE
+from aiortc.rtcrtpreceiver import RTCRtpReceiver as _RTCRtpReceiver
+from aiortc.rtcrtpsender import RTT_ALPHA as _RTT_ALPHA, RTCRtpSender as _RTCRtpSender
+from aiortc.rtp import RTCP_RR as _RTCP_RR, RTCP_SDES as _RTCP_SDES, RTCP_SR as _RTCP_SR, RTP_HISTORY_SIZE
+from aiortc.stats import RTCRemoteInboundRtpStreamStats, RTCRemoteOutboundRtpStreamStats
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
 from cpython.ref cimport PyObject
 from libc.errno cimport EAGAIN, EINTR, errno
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcpy, memset
 from libc.math cimport ceil
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
@@ -1160,6 +1164,196 @@ cdef class Inbound:
             self._rx_packets = 0
 
 
+# --- RTCP reports ---------------------------------------------------------------------------------------
+
+cdef enum:
+    RTCP_SR = 200
+    RTCP_RR = 201
+    RTCP_SDES = 202
+assert (_RTCP_SR, _RTCP_RR, _RTCP_SDES) == (RTCP_SR, RTCP_RR, RTCP_SDES)
+
+cdef object _receiver_logger = logging.getLogger("aiortc.rtcrtpreceiver")
+cdef object _sender_logger = logging.getLogger("aiortc.rtcrtpsender")
+cdef object _wall_time = time.time
+cdef double _rtt_alpha = _RTT_ALPHA
+
+
+cdef inline uint32_t _be16(const uint8_t *p) noexcept nogil:
+    return (<uint32_t>p[0] << 8) | <uint32_t>p[1]
+
+
+cdef bint _sdes_valid(const uint8_t *data, Py_ssize_t size, int count) noexcept:
+    # What `RtcpSdesPacket.parse` accepts (the same walk; aiortc routes SDES nowhere).
+    cdef Py_ssize_t pos = 0
+    cdef int chunk
+    cdef uint8_t item_type, item_length
+    for chunk in range(count):
+        if size < pos + 4:
+            return False
+        pos += 4
+        while pos < size - 1:
+            item_type, item_length = data[pos], data[pos + 1]
+            pos += 2
+            if size < pos + item_length:
+                return False
+            pos += item_length
+            if item_type == 0:
+                break
+    return True
+
+
+cdef class RtcpReports:
+    """A transport's incoming compound RTCP packets (`RtpLink`'s ``on_rtcp``): the periodic reports in C.
+
+    What browsers and aiortc send every second or so is a compound of sender reports, receiver reports and
+    SDES. Such a compound is parsed and validated here as aiortc's `RtcpPacket.parse` would, routed as the
+    transport's `RtpRouter.route_rtcp` would, and what aiortc's receiver and sender ``_handle_rtcp_packet``
+    do with it is done here: the receiver's remote-outbound statistics and last-SR time (for the RR's LSR
+    and DLSR), the sender's round-trip time and remote-inbound statistics. Every other compound (feedback:
+    NACK, PLI, FIR, REMB; BYE; other types; anything malformed; a recipient of another class) goes whole to
+    `fallback`, which is aiortc's own path; so does everything while aiortc's receiver or sender logger
+    logs debug messages, so that its log stays whole.
+    """
+
+    cdef object _dtls
+    cdef object _fallback
+    #: Compound packets handled here, and given to `fallback`.
+    cdef readonly int64_t handled
+    cdef readonly int64_t passed_on
+
+    def __init__(self, dtls, fallback):
+        self._dtls = dtls
+        self._fallback = fallback
+
+    def __call__(self, bytes data):
+        if self._handle(<const uint8_t *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)):
+            self.handled += 1
+        else:
+            self.passed_on += 1
+            self._fallback(data)
+
+    cdef bint _handle(self, const uint8_t *data, Py_ssize_t size) except -1:
+        cdef Py_ssize_t pos = 0, start, end, length, block
+        cdef int count, packet_type, index
+        cdef uint8_t padding
+        cdef const uint8_t *p
+        if size == 0 or _receiver_logger.isEnabledFor(logging.DEBUG) or _sender_logger.isEnabledFor(
+            logging.DEBUG
+        ):
+            return False
+        router = self._dtls._rtp_router
+        ssrc_table = router.ssrc_table
+        senders = router.senders
+        # First the whole compound is checked (aiortc handles none of it when any part is malformed).
+        while pos < size:
+            if size < pos + 4 or data[pos] >> 6 != 2:
+                return False
+            count = data[pos] & 0x1F
+            packet_type = data[pos + 1]
+            start = pos + 4
+            end = start + <Py_ssize_t>_be16(data + pos + 2) * 4
+            if size < end:
+                return False
+            length = end - start
+            if data[pos] & 0x20:
+                padding = data[end - 1] if length else 0
+                if not padding or padding > length:
+                    return False
+                length -= padding
+            p = data + start
+            if packet_type == RTCP_SR:
+                if length != 24 + 24 * count:
+                    return False
+                receiver = ssrc_table.get(_be32(p))
+                if receiver is not None and type(receiver) is not _RTCRtpReceiver:
+                    return False
+                block = 24
+            elif packet_type == RTCP_RR:
+                if length != 4 + 24 * count:
+                    return False
+                block = 4
+            elif packet_type == RTCP_SDES:
+                if not _sdes_valid(p, length, count):
+                    return False
+                count = 0
+            else:
+                return False
+            for index in range(count):
+                sender = senders.get(_be32(p + block + 24 * index))
+                if sender is not None and type(sender) is not _RTCRtpSender:
+                    return False
+            pos = end
+        # Then each report goes where aiortc's router would send it.
+        pos = 0
+        while pos < size:
+            count = data[pos] & 0x1F
+            packet_type = data[pos + 1]
+            p = data + pos + 4
+            pos += 4 + <Py_ssize_t>_be16(data + pos + 2) * 4
+            if packet_type == RTCP_SR:
+                receiver = ssrc_table.get(_be32(p))
+                if receiver is not None:
+                    self._sender_report(receiver, p)
+                block = 24
+            elif packet_type == RTCP_RR:
+                block = 4
+            else:
+                continue
+            for index in range(count):
+                sender = senders.get(_be32(p + block + 24 * index))
+                if sender is not None:
+                    self._receiver_report(sender, _be32(p), p + block + 24 * index)
+        return True
+
+    cdef int _sender_report(self, receiver, const uint8_t *p) except -1:
+        # RTCRtpReceiver._handle_rtcp_packet, for an RtcpSrPacket.
+        cdef uint32_t ssrc = _be32(p)
+        cdef uint64_t ntp = (<uint64_t>_be32(p + 4) << 32) | _be32(p + 8)
+        receiver._RTCRtpReceiver__stats.add(
+            RTCRemoteOutboundRtpStreamStats(
+                timestamp=_clock.current_datetime(),
+                type="remote-outbound-rtp",
+                id=f"remote-outbound-rtp_{id(receiver)}",
+                ssrc=ssrc,
+                kind=receiver._RTCRtpReceiver__kind,
+                transportId=receiver.transport._stats_id,
+                packetsSent=_be32(p + 16),
+                bytesSent=_be32(p + 20),
+                remoteTimestamp=_clock.datetime_from_ntp(ntp),
+            )
+        )
+        receiver._RTCRtpReceiver__lsr[ssrc] = (ntp >> 16) & 0xFFFFFFFF
+        receiver._RTCRtpReceiver__lsr_time[ssrc] = _wall_time()
+        return 0
+
+    cdef int _receiver_report(self, sender, uint32_t packet_ssrc, const uint8_t *report) except -1:
+        # RTCRtpSender._handle_rtcp_packet, for one report block of an RtcpRrPacket or RtcpSrPacket.
+        cdef uint32_t dlsr = _be32(report + 20)
+        cdef int32_t packets_lost = <int32_t>(_be32(report + 4) << 8) >> 8  # signed 24 bits
+        if _be32(report) != sender._ssrc:
+            return 0
+        if sender._RTCRtpSender__lsr == _be32(report + 16) and dlsr:
+            rtt = _wall_time() - sender._RTCRtpSender__lsr_time - (dlsr / 65536.0)
+            previous = sender._RTCRtpSender__rtt
+            sender._RTCRtpSender__rtt = rtt if previous is None else _rtt_alpha * previous + (1 - _rtt_alpha) * rtt
+        sender._RTCRtpSender__stats.add(
+            RTCRemoteInboundRtpStreamStats(
+                timestamp=_clock.current_datetime(),
+                type="remote-inbound-rtp",
+                id="remote-inbound-rtp_" + str(id(sender)),
+                ssrc=packet_ssrc,
+                kind=sender._RTCRtpSender__kind,
+                transportId=sender.transport._stats_id,
+                packetsReceived=sender._RTCRtpSender__packet_count - packets_lost,
+                packetsLost=packets_lost,
+                jitter=_be32(report + 12),
+                roundTripTime=sender._RTCRtpSender__rtt,
+                fractionLost=report[4],
+            )
+        )
+        return 0
+
+
 # --- sending ----------------------------------------------------------------------------------------------
 
 
@@ -1196,6 +1390,11 @@ cdef class RtpLink:
         self._on_rtcp = on_rtcp
         self._nominated = dtls.transport._connection._nominated
         self._fd = -1
+
+    @property
+    def on_rtcp(self):
+        """What the link hands incoming compound RTCP packets to (decrypted), or None."""
+        return self._on_rtcp
 
     # sending
 
