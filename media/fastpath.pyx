@@ -1354,6 +1354,144 @@ cdef class RtcpReports:
         return 0
 
 
+cdef enum:
+    #: The longest SDES item (its length is one byte).
+    SDES_ITEM_MAX = 255
+
+
+cdef class Reports:
+    """The RTCP reports one relayed sender or receiver sends, built in C and sent on its transport's link.
+
+    What aiortc's `RTCRtpSender._run_rtcp` and `RTCRtpReceiver._run_rtcp` send, every 0.5-1.5 s (random,
+    as theirs): a sender's SR (its NTP and RTP time of the last packet sent, its packet and octet counts)
+    with an SDES CNAME, noting the SR's time for the round-trip time as aiortc does; a receiver's RR with
+    a report block per remote stream (loss, highest sequence, jitter, LSR and DLSR). On a timer of the
+    loop's (`call_later`) instead of a task's sleep, without aiortc's packet objects; ``start`` and
+    ``stop`` are called by the coroutine `media.aiortc_internals` runs in place of ``_run_rtcp``.
+    """
+
+    cdef object _owner
+    cdef bint _is_sender
+    cdef object _link  # the transport's `RtpLink` (what has its ``send_rtcp``)
+    cdef object _loop
+    cdef object _handle
+    cdef object _tick_method
+    #: Reports sent.
+    cdef readonly int64_t sent
+
+    def __init__(self, owner, link, loop, bint sender):
+        self._owner = owner
+        self._is_sender = sender
+        self._link = link
+        self._loop = loop
+        self._tick_method = self._tick
+
+    def start(self):
+        """Send the first report in 0.5-1.5 s, and so on until `stop`."""
+        if self._handle is None:
+            self._schedule()
+
+    def stop(self):
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    @property
+    def running(self):
+        """Between `start` and `stop`."""
+        return self._handle is not None
+
+    cdef int _schedule(self) except -1:
+        self._handle = self._loop.call_later(0.5 + random.random(), self._tick_method)
+        return 0
+
+    def _tick(self):
+        try:
+            data = self.sender_report() if self._is_sender else self.receiver_report()
+            if data is not None:
+                self._link.send_rtcp(data)
+                self.sent += 1
+        except ConnectionError:
+            pass  # not connected (yet, or any more): as aiortc's ``_send_rtcp``
+        finally:
+            self._schedule()
+
+    def sender_report(self):
+        """The sender's SR (and SDES CNAME) as of now; notes its time, as sending it does in aiortc."""
+        cdef uint8_t out[28 + 8 + SDES_ITEM_MAX + 3]
+        cdef Py_ssize_t size = 28, sdes
+        sender = self._owner
+        cdef uint64_t ntp = sender._RTCRtpSender__ntp_timestamp
+        cdef uint32_t ssrc = sender._ssrc
+        cname = sender._RTCRtpSender__cname
+        out[0] = 0x80
+        out[1] = RTCP_SR
+        _put16(out + 2, 6)
+        _put32(out + 4, ssrc)
+        _put32(out + 8, <uint32_t>(ntp >> 32))
+        _put32(out + 12, <uint32_t>(ntp & 0xFFFFFFFF))
+        _put32(out + 16, <uint32_t>(sender._RTCRtpSender__rtp_timestamp & 0xFFFFFFFF))
+        _put32(out + 20, <uint32_t>(sender._RTCRtpSender__packet_count & 0xFFFFFFFF))
+        _put32(out + 24, <uint32_t>(sender._RTCRtpSender__octet_count & 0xFFFFFFFF))
+        sender._RTCRtpSender__lsr = (ntp >> 16) & 0xFFFFFFFF
+        sender._RTCRtpSender__lsr_time = _wall_time()
+        if cname is not None:
+            value = cname.encode("utf8")
+            if PyBytes_GET_SIZE(value) > SDES_ITEM_MAX:
+                raise ValueError("the CNAME is too long for SDES")
+            # One chunk: SSRC, the CNAME item (type 1), the end item, zeros up to a 32-bit boundary.
+            sdes = (4 + 2 + PyBytes_GET_SIZE(value) + 2 + 3) // 4 * 4
+            memset(out + 28, 0, 4 + sdes)
+            out[28] = 0x81
+            out[29] = RTCP_SDES
+            _put16(out + 30, <uint32_t>(sdes // 4))
+            _put32(out + 32, ssrc)
+            out[36] = 1
+            out[37] = <uint8_t>PyBytes_GET_SIZE(value)
+            memcpy(out + 38, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+            size += 4 + sdes
+        return PyBytes_FromStringAndSize(<char *>out, size)
+
+    def receiver_report(self):
+        """The receiver's RR about its remote streams as of now, or None (no RTCP SSRC yet, no stream)."""
+        cdef uint8_t out[8 + 24 * 31]
+        cdef Py_ssize_t count = 0
+        cdef uint8_t *block
+        cdef double now, delay
+        cdef uint32_t lsr, dlsr
+        receiver = self._owner
+        rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc
+        streams = receiver._RTCRtpReceiver__remote_streams
+        if rtcp_ssrc is None or not streams:
+            return None
+        if len(streams) > 31:
+            raise ValueError("more remote streams than one receiver report holds")
+        lsrs = receiver._RTCRtpReceiver__lsr
+        lsr_times = receiver._RTCRtpReceiver__lsr_time
+        now = _wall_time()
+        for ssrc, stream in streams.items():
+            lsr = dlsr = 0
+            if ssrc in lsrs:
+                lsr = lsrs[ssrc]
+                delay = now - <double>lsr_times[ssrc]
+                if 0 < delay < 65536:
+                    dlsr = <uint32_t>(delay * 65536)
+            block = out + 8 + 24 * count
+            _put32(block, <uint32_t>ssrc)
+            block[4] = <uint8_t>stream.fraction_lost  # (read once per report: it moves the interval on)
+            _put32(block + 4, (<uint32_t><int32_t>stream.packets_lost) & 0xFFFFFF | (<uint32_t>block[4] << 24))
+            _put32(block + 8, <uint32_t>stream.max_seq)
+            _put32(block + 12, <uint32_t>stream.jitter)
+            _put32(block + 16, lsr)
+            _put32(block + 20, dlsr)
+            count += 1
+        out[0] = 0x80 | <uint8_t>count
+        out[1] = RTCP_RR
+        _put16(out + 2, <uint32_t>(1 + 6 * count))
+        _put32(out + 4, <uint32_t>rtcp_ssrc)
+        return PyBytes_FromStringAndSize(<char *>out, 8 + 24 * count)
+
+
 # --- sending ----------------------------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+from typing import Any
 
 import pytest
 from aiortc import RTCSessionDescription
@@ -259,47 +260,55 @@ async def test_the_server_offers_a_newcomer_the_others_only_once_connected(call:
     assert ("connection", "connected") in names[:first_offer], names
 
 
-async def test_the_server_reads_the_participants_reports_and_knows_the_round_trip(call: Call) -> None:
-    # The RTCP each participant's aiortc sends every second or so (SR + SDES as a publisher, RR + SDES as
-    # a subscriber) is handled on the fast path (fastpath.RtcpReports); what getStats shows comes of it.
-    await call.join("alice", colour="red")
+async def test_rtcp_reports_go_both_ways_and_give_the_round_trip_time(call: Call) -> None:
+    # Each second or so every peer sends SR + SDES for what it sends and RR for what it receives. The
+    # server's are built in C (fastpath.Reports) and read by the participant's own aiortc; the
+    # participant's are read in C (fastpath.RtcpReports). getStats on both sides shows what came of them.
+    alice = await call.join("alice", colour="red")
     await call.join("bob", colour="blue")
-    pc = call.room._participants["alice"].pc
-    assert pc is not None
-
-    async def server_stats() -> dict[str, list[object]]:
-        report = await pc.getStats()
-        kinds: dict[str, list[object]] = {}
-        for stats in report.values():
-            kinds.setdefault(stats.type, []).append(stats)
-        return kinds
-
-    latest: dict[str, list[object]] = {}
+    server_pc = call.room._participants["alice"].pc
+    assert server_pc is not None
+    latest: dict[str, dict[str, list[Any]]] = {"server": {}, "alice": {}}
 
     async def poll() -> None:
         while True:
-            latest.update(await server_stats())
+            for side, pc in (("server", server_pc), ("alice", alice.pc)):
+                kinds: dict[str, list[Any]] = {}
+                for stats in (await pc.getStats()).values():
+                    kinds.setdefault(stats.type, []).append(stats)
+                latest[side] = kinds
             await asyncio.sleep(0.2)
+
+    def reports_with_rtt(side: str) -> bool:
+        kinds = latest[side]
+        inbound = kinds.get("remote-inbound-rtp", [])
+        return (
+            len(kinds.get("remote-outbound-rtp", [])) == 2
+            and len(inbound) == 2
+            and all(s.roundTripTime is not None for s in inbound)
+        )
 
     poller = asyncio.get_running_loop().create_task(poll())
     try:
-        # Alice's two tracks reach the server with her sender reports; bob's two reach her with the server's,
-        # and her receiver reports about them come back with the round-trip time.
-        await eventually(
-            lambda: (
-                len(latest.get("remote-outbound-rtp", [])) == 2
-                and len(latest.get("remote-inbound-rtp", [])) == 2
-                and all(s.roundTripTime is not None for s in latest["remote-inbound-rtp"])
-            ),  # type: ignore[attr-defined]
-            what="the server's stats of alice's reports",
-        )
+        # Alice's two tracks reach the server with her SRs, the server's RRs about them come back to her
+        # (her round-trip time); bob's two reach her with the server's SRs, her RRs go back (the server's).
+        await eventually(lambda: reports_with_rtt("server") and reports_with_rtt("alice"), what="reports")
     finally:
         poller.cancel()
-    for stats in latest["remote-inbound-rtp"]:
-        assert 0 <= stats.roundTripTime < 0.5  # type: ignore[attr-defined]
-        assert stats.packetsReceived > 0  # type: ignore[attr-defined]
-    for stats in latest["remote-outbound-rtp"]:
-        assert stats.packetsSent > 0  # type: ignore[attr-defined]
-    # ...and they took the compiled path, not aiortc's.
-    transports = {t.receiver.transport for t in pc.getTransceivers()}
-    assert all(rtp_link(dtls).on_rtcp.handled > 0 for dtls in transports)
+    for side in ("server", "alice"):
+        for stats in latest[side]["remote-inbound-rtp"]:
+            assert 0 <= stats.roundTripTime < 0.5
+            assert stats.packetsReceived > 0 and stats.packetsLost == 0
+        for stats in latest[side]["remote-outbound-rtp"]:
+            assert stats.packetsSent > 0 and stats.bytesSent > 0
+    # ...by the compiled path, both ways.
+    transceivers = server_pc.getTransceivers()
+    assert all(rtp_link(dtls).on_rtcp.handled > 0 for dtls in {t.receiver.transport for t in transceivers})
+    # (Each transceiver carries media one way: its sender or its receiver is started, not both.)
+    owners = [t.sender for t in transceivers if t.sender._RTCRtpSender__started]
+    owners += [t.receiver for t in transceivers if t.receiver._RTCRtpReceiver__started]
+    assert len(owners) == 4
+    assert all(o._jiayi_reports.sent > 0 and o._jiayi_reports.running for o in owners)
+    # Leaving stops them.
+    await call.hang_up("alice")
+    assert not any(o._jiayi_reports.running for o in owners)
