@@ -42,10 +42,6 @@ The points, and why each is needed:
   handles them as ``RtcpPacket.parse``, ``RtpRouter.route_rtcp`` and the receiver's and sender's
   ``_handle_rtcp_packet`` would), the receiver's ``__stats``, ``__kind``, ``__lsr`` and ``__lsr_time``
   and the sender's ``__stats``, ``__kind``, ``__lsr``, ``__lsr_time``, ``__rtt`` and ``__packet_count``;
-  for the reports they send (`compiled_reports`, `fastpath.Reports`, in place of ``_run_rtcp``), the
-  sender's ``__rtcp_task``, ``__rtcp_started``, ``__rtcp_exited``, ``__ntp_timestamp``,
-  ``__rtp_timestamp``, ``__packet_count``, ``__octet_count`` and ``__cname`` and the receiver's
-  ``__rtcp_task``, ``__rtcp_started``, ``__rtcp_exited``, ``__rtcp_ssrc`` and ``__remote_streams``;
   ``StreamStatistics``' attributes (`RelayStreamStatistics` keeps them in C, same arithmetic);
   and pylibsrtp's ``Session._srtp`` context with its binding's ``srtp_protect`` and ``srtp_unprotect``
   (`Srtp` calls them directly, without pylibsrtp's per-call allocations). aioice's and pylibsrtp's versions
@@ -99,7 +95,6 @@ from aiortc.rtp import (
     RTCP_RTPFB_NACK,
     HeaderExtensions,
     HeaderExtensionsMap,
-    RtcpByePacket,
     RtcpRtpfbPacket,
     RtpPacket,
     is_rtcp,
@@ -290,73 +285,6 @@ def check() -> None:
         "RTCDtlsTransport._handle_rtcp_data",
         ["self", "data"],
     )
-    # `compiled_reports`: the task aiortc starts from `self._run_rtcp()`, and what `fastpath.Reports` and
-    # the coroutine replacing `_run_rtcp` do in its place.
-    _require_snippets(
-        RTCRtpSender.send,
-        "RTCRtpSender.send",
-        [
-            "self.__rtcp_task = asyncio.ensure_future(self._run_rtcp())",
-            "self.__cname = parameters.rtcp.cname",
-        ],
-    )
-    _require_snippets(
-        RTCRtpReceiver.receive,
-        "RTCRtpReceiver.receive",
-        ["self.__rtcp_task = asyncio.ensure_future(self._run_rtcp())"],
-    )
-    _require_snippets(
-        RTCRtpSender.stop,
-        "RTCRtpSender.stop",
-        ["self.__rtcp_started.wait()", "self.__rtcp_task.cancel()", "self.__rtcp_exited.wait()"],
-    )
-    _require_snippets(
-        RTCRtpReceiver.stop,
-        "RTCRtpReceiver.stop",
-        ["await self.__rtcp_started.wait()", "self.__rtcp_task.cancel()", "await self.__rtcp_exited.wait()"],
-    )
-    _require_snippets(
-        RTCRtpSender._run_rtcp,
-        "RTCRtpSender._run_rtcp",
-        [
-            "self.__rtcp_started.set()",
-            "await asyncio.sleep(0.5 + random.random())",
-            "ssrc=self._ssrc,",
-            "ntp_timestamp=self.__ntp_timestamp,",
-            "rtp_timestamp=self.__rtp_timestamp,",
-            "packet_count=self.__packet_count & 0xFFFFFFFF,",
-            "octet_count=self.__octet_count & 0xFFFFFFFF,",
-            "self.__lsr = ((self.__ntp_timestamp) >> 16) & 0xFFFFFFFF",
-            "self.__lsr_time = time.time()",
-            "if self.__cname is not None:",
-            'items=[(1, self.__cname.encode("utf8"))],',
-            "except asyncio.CancelledError:",
-            "packet = RtcpByePacket(sources=[self._ssrc])",
-            "self.__rtcp_exited.set()",
-        ],
-    )
-    _require_snippets(
-        RTCRtpReceiver._run_rtcp,
-        "RTCRtpReceiver._run_rtcp",
-        [
-            "self.__rtcp_started.set()",
-            "await asyncio.sleep(0.5 + random.random())",
-            "for ssrc, stream in self.__remote_streams.items():",
-            "lsr = self.__lsr[ssrc]",
-            "delay = time.time() - self.__lsr_time[ssrc]",
-            "if delay > 0 and delay < 65536:",
-            "dlsr = int(delay * 65536)",
-            "fraction_lost=stream.fraction_lost,",
-            "packets_lost=stream.packets_lost,",
-            "highest_sequence=stream.max_seq,",
-            "jitter=stream.jitter,",
-            "if self.__rtcp_ssrc is not None and reports:",
-            "packet = RtcpRrPacket(ssrc=self.__rtcp_ssrc, reports=reports)",
-            "except asyncio.CancelledError:",
-            "self.__rtcp_exited.set()",
-        ],
-    )
-    _require_snippets(_rtp.pack_packets_lost, "pack_packets_lost", ['return pack("!l", count)[1:]'])
     # `fastpath.RtcpReports` does for SR, RR and SDES what this parsing, routing and handling does.
     _require_snippets(
         _rtcdtlstransport.RTCDtlsTransport._handle_rtcp_data,
@@ -797,7 +725,6 @@ RelayedPacket = fastpath.RelayedPacket
 Srtp = fastpath.Srtp
 RtpLink = fastpath.RtpLink
 RtcpReports = fastpath.RtcpReports
-Reports = fastpath.Reports
 RtpWriter = fastpath.RtpWriter
 parse_rtp = fastpath.parse_rtp
 ntp_now = fastpath.ntp_now
@@ -918,42 +845,6 @@ class NackGeneratorLike(Protocol):
     def missing(self) -> list[int]: ...
 
 
-def compiled_reports(owner: RTCRtpSender | RTCRtpReceiver) -> None:
-    """Make `owner`'s RTCP reports (a sender's SR and SDES, a receiver's RR) `fastpath.Reports`' once started.
-
-    Before aiortc starts the owner (``send``/``receive`` create the task from ``self._run_rtcp()``), its
-    ``_run_rtcp`` is replaced by a coroutine that does what aiortc's does around the reports: set
-    ``__rtcp_started``, wait until cancelled (by ``stop``), then send the sender's BYE and set
-    ``__rtcp_exited``; the reports themselves come from a timer of the loop, built in C. An owner already
-    started keeps aiortc's own task.
-    """
-    sender = isinstance(owner, RTCRtpSender)
-    prefix = "_RTCRtpSender__" if sender else "_RTCRtpReceiver__"
-    if getattr(owner, prefix + "rtcp_task") is not None:
-        return
-
-    async def run_rtcp() -> None:
-        getattr(owner, prefix + "rtcp_started").set()
-        link = rtp_link(owner.transport)
-        reports = fastpath.Reports(owner, link, asyncio.get_running_loop(), sender)
-        owner._jiayi_reports = reports  # type: ignore[union-attr]
-        reports.start()
-        try:
-            await asyncio.get_running_loop().create_future()
-        except asyncio.CancelledError:
-            pass
-        finally:
-            reports.stop()
-        if sender:
-            try:
-                link.send_rtcp(bytes(RtcpByePacket(sources=[owner._ssrc])))  # type: ignore[union-attr]
-            except ConnectionError:
-                pass
-        getattr(owner, prefix + "rtcp_exited").set()
-
-    owner._run_rtcp = run_rtcp  # type: ignore[method-assign]
-
-
 def relay_receiver(receiver: RTCRtpReceiver, handler: RtpHandler, nacks: NackGeneratorLike | None) -> None:
     """Make `receiver` hand its RTP packets to `handler` (never to its jitter buffer or decoder), cheaply.
 
@@ -967,7 +858,6 @@ def relay_receiver(receiver: RTCRtpReceiver, handler: RtpHandler, nacks: NackGen
     rtx_ssrcs: dict[int, int] = receiver._RTCRtpReceiver__rtx_ssrc  # type: ignore[attr-defined]
     active: dict[int, Any] = receiver._RTCRtpReceiver__active_ssrc  # type: ignore[attr-defined]
     link = rtp_link(receiver.transport)
-    compiled_reports(receiver)
 
     def send_nacks(ssrc: int) -> None:
         assert nacks is not None
@@ -1068,8 +958,6 @@ def on_sender_started(sender: RTCRtpSender, callback: Callable[[RtpWriter], None
 
     async def send(parameters: RTCRtpSendParameters) -> None:
         started = sender._RTCRtpSender__started  # type: ignore[attr-defined]
-        if not started:
-            compiled_reports(sender)
         await original(parameters)
         if not started:
             writer = rtp_writer(sender, parameters)

@@ -261,8 +261,8 @@ async def test_the_server_offers_a_newcomer_the_others_only_once_connected(call:
 
 
 async def test_rtcp_reports_go_both_ways_and_give_the_round_trip_time(call: Call) -> None:
-    # Each second or so every peer sends SR + SDES for what it sends and RR for what it receives. The
-    # server's are built in C (fastpath.Reports) and read by the participant's own aiortc; the
+    # Each second or so every peer sends SR + SDES for what it sends and RR for what it receives: the
+    # server's (aiortc's, sent by the fast path's link) are read by the participant's aiortc, the
     # participant's are read in C (fastpath.RtcpReports). getStats on both sides shows what came of them.
     alice = await call.join("alice", colour="red")
     await call.join("bob", colour="blue")
@@ -301,14 +301,6 @@ async def test_rtcp_reports_go_both_ways_and_give_the_round_trip_time(call: Call
             assert stats.packetsReceived > 0 and stats.packetsLost == 0
         for stats in latest[side]["remote-outbound-rtp"]:
             assert stats.packetsSent > 0 and stats.bytesSent > 0
-    # ...by the compiled path, both ways.
+    # ...the participant's by the compiled path.
     transceivers = server_pc.getTransceivers()
     assert all(rtp_link(dtls).on_rtcp.handled > 0 for dtls in {t.receiver.transport for t in transceivers})
-    # (Each transceiver carries media one way: its sender or its receiver is started, not both.)
-    owners = [t.sender for t in transceivers if t.sender._RTCRtpSender__started]
-    owners += [t.receiver for t in transceivers if t.receiver._RTCRtpReceiver__started]
-    assert len(owners) == 4
-    assert all(o._jiayi_reports.sent > 0 and o._jiayi_reports.running for o in owners)
-    # Leaving stops them.
-    await call.hang_up("alice")
-    assert not any(o._jiayi_reports.running for o in owners)

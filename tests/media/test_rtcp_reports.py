@@ -18,12 +18,10 @@ from aiortc import (
     RTCRtpReceiver,
     RTCRtpSender,
 )
-from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import (
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
     RtcpByePacket,
-    RtcpPacket,
     RtcpPsfbPacket,
     RtcpReceiverInfo,
     RtcpRrPacket,
@@ -32,10 +30,9 @@ from aiortc.rtp import (
     RtcpSenderInfo,
     RtcpSourceInfo,
     RtcpSrPacket,
-    RtpPacket,
 )
 
-from media.aiortc_internals import Reports, RtcpReports
+from media.aiortc_internals import RtcpReports
 
 REMOTE_SSRC = 0x11223344  # the publisher's stream, received by `receiver`
 PEER_SSRC = 0x55667788  # the peer's own RTCP SSRC
@@ -275,118 +272,3 @@ def test_while_aiortc_logs_debug_its_own_path_handles_the_reports() -> None:
     assert side.passed_on == [data]
     side.reports(data)
     assert side.reports.handled == 1
-
-
-# --- the reports the relay sends (fastpath.Reports) --------------------------------------------------------
-
-
-def test_a_senders_report_is_the_bytes_aiortc_would_send_and_notes_its_time() -> None:
-    side = Side()
-    sender = side.sender
-    sender._RTCRtpSender__ntp_timestamp = NTP
-    sender._RTCRtpSender__rtp_timestamp = 0x1_2345_6789  # aiortc keeps what the packet had: 32 bits
-    sender._RTCRtpSender__packet_count = (1 << 32) + 77  # reported modulo 2^32, as aiortc does
-    sender._RTCRtpSender__octet_count = 123_456
-    for cname in ["{5f1c-cname}", "名" * 20, None]:
-        sender._RTCRtpSender__cname = cname
-        expected = [
-            RtcpSrPacket(
-                ssrc=sender._ssrc,
-                sender_info=RtcpSenderInfo(
-                    ntp_timestamp=NTP,
-                    rtp_timestamp=0x2345_6789 + (1 << 32),
-                    packet_count=77,
-                    octet_count=123_456,
-                ),
-            )
-        ]
-        expected[0].sender_info.rtp_timestamp &= 0xFFFFFFFF
-        if cname is not None:
-            expected.append(
-                RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=sender._ssrc, items=[(1, cname.encode())])])
-            )
-        reports = Reports(sender, None, None, True)  # type: ignore[arg-type]
-        before = time.time()
-        assert reports.sender_report() == compound(*expected)
-        assert sender._RTCRtpSender__lsr == (NTP >> 16) & 0xFFFFFFFF
-        assert before <= sender._RTCRtpSender__lsr_time <= time.time()
-    sender._RTCRtpSender__cname = "x" * 256
-    with pytest.raises(ValueError):
-        Reports(sender, None, None, True).sender_report()  # type: ignore[arg-type]
-
-
-def statistics_with_loss() -> StreamStatistics:
-    stats = StreamStatistics(clockrate=90000)
-    for seq in [65530, 65531, 65533, 65534, 2, 3, 4]:  # 4 lost, across the wrap
-        stats.add(RtpPacket(payload_type=96, sequence_number=seq, timestamp=seq * 3000))
-    stats._jitter_q4 = 7777  # (its arrivals are the moment's)
-    return stats
-
-
-def test_a_receivers_report_is_the_bytes_aiortc_would_send() -> None:
-    side = Side()
-    receiver = side.receiver
-    assert Reports(receiver, None, None, False).receiver_report() is None  # type: ignore[arg-type]
-    receiver._RTCRtpReceiver__rtcp_ssrc = PEER_SSRC
-    assert Reports(receiver, None, None, False).receiver_report() is None  # type: ignore[arg-type]
-    # Two streams: one with an SR received 0.25 s ago, one without.
-    ours = {REMOTE_SSRC: statistics_with_loss(), 0x0A0B0C0D: statistics_with_loss()}
-    theirs = {REMOTE_SSRC: statistics_with_loss(), 0x0A0B0C0D: statistics_with_loss()}
-    receiver._RTCRtpReceiver__remote_streams.update(ours)
-    receiver._RTCRtpReceiver__lsr[REMOTE_SSRC] = 0xB2C3D4E5
-    receiver._RTCRtpReceiver__lsr_time[REMOTE_SSRC] = time.time() - 0.25
-    data = Reports(receiver, None, None, False).receiver_report()  # type: ignore[arg-type]
-    expected = RtcpRrPacket(
-        ssrc=PEER_SSRC,
-        reports=[
-            RtcpReceiverInfo(
-                ssrc=ssrc,
-                fraction_lost=stream.fraction_lost,
-                packets_lost=stream.packets_lost,
-                highest_sequence=stream.max_seq,
-                jitter=stream.jitter,
-                lsr=0xB2C3D4E5 if ssrc == REMOTE_SSRC else 0,
-                dlsr=0,
-            )
-            for ssrc, stream in theirs.items()
-        ],
-    )
-    assert expected.reports[0].packets_lost == 4 and expected.reports[0].fraction_lost > 0
-    (got,) = RtcpPacket.parse(data)
-    assert isinstance(got, RtcpRrPacket)
-    # The delay since that SR, in 1/65536 s, is the moment's: the rest is exact.
-    assert got.reports[0].dlsr == pytest.approx(0.25 * 65536, abs=0.05 * 65536)
-    got.reports[0].dlsr = 0
-    assert got == expected
-    # Reading the loss moved the interval on, once, as aiortc's report does.
-    assert [s.fraction_lost for s in ours.values()] == [s.fraction_lost for s in theirs.values()] == [0, 0]
-
-
-async def test_reports_go_out_on_the_loops_timer_until_stopped() -> None:
-    side = Side()
-    sent: list[bytes] = []
-    third = asyncio.Event()
-
-    class Link:
-        def send_rtcp(self, data: bytes) -> None:
-            if len(sent) == 1:
-                sent.append(b"")
-                raise ConnectionError  # not connected: skipped, the next one still goes
-            sent.append(data)
-            if len(sent) == 3:
-                third.set()
-
-    side.sender._RTCRtpSender__cname = "c"
-    reports = Reports(side.sender, Link(), asyncio.get_running_loop(), True)
-    started = time.monotonic()
-    reports.start()
-    assert reports.running
-    await asyncio.wait_for(third.wait(), 10)
-    elapsed = time.monotonic() - started
-    reports.stop()
-    assert not reports.running and reports.sent == 2
-    # Three reports 0.5-1.5 s apart each.
-    assert 1.5 <= elapsed <= 4.5 + 0.5
-    assert all(RtcpPacket.parse(d)[0].ssrc == side.sender._ssrc for d in sent if d)
-    await asyncio.sleep(1.6)
-    assert len(sent) == 3
