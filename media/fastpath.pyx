@@ -909,7 +909,10 @@ cdef class _Joiner:
 
 
 #: How stale aiortc's "last packet from this source" time (RTCRtpSynchronizationSource.timestamp) may be.
-ACTIVE_SSRC_RESOLUTION_S = 0.1
+#: getSynchronizationSources lists the sources heard in the last 10 s; nothing in Jiayi reads the time.
+#: Measured (two workers side by side under one generator, 10 streams): 1 s in place of 0.1 s cut a
+#: worker's CPU by 5-6%, the UTC time and a new datetime per publisher 10 times a second on cold caches.
+ACTIVE_SSRC_RESOLUTION_S = 1.0
 
 
 cdef class ReceiverTap:
@@ -979,7 +982,7 @@ cdef class ReceiverTap:
             stats.add(packet)
         if marker:
             # aiortc notes when each source last ended a frame (getSynchronizationSources, which keeps the
-            # last 10 s): here at most every ACTIVE_SSRC_RESOLUTION_S, as reading the UTC time is dear.
+            # last 10 s): here at most every ACTIVE_SSRC_RESOLUTION_S, as a new datetime each time is dear.
             now = _monotonic()
             noted = self._noted.get(ssrc)
             if noted is None or now - <double>noted >= ACTIVE_SSRC_RESOLUTION_S:
