@@ -113,7 +113,6 @@ logger = logging.getLogger("media.aiortc_internals")
 ctypedef int (*srtp_call)(void *ctx, void *data, int *length) noexcept nogil
 
 cdef object _CONNECTED = _DtlsState.CONNECTED
-cdef object _monotonic = time.monotonic
 
 cdef enum:
     #: The largest SRTP packet `Srtp` takes, as pylibsrtp (longer ones are refused with ValueError).
@@ -153,6 +152,13 @@ cdef inline void _put32(uint8_t *p, uint32_t v) noexcept nogil:
     p[1] = (v >> 16) & 0xFF
     p[2] = (v >> 8) & 0xFF
     p[3] = v & 0xFF
+
+
+cdef inline double _monotonic_now() noexcept nogil:
+    # time.monotonic()'s clock, which is the event loop's.
+    cdef timespec now
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return now.tv_sec + now.tv_nsec * 1e-9
 
 
 def ntp_now():
@@ -980,14 +986,13 @@ cdef class ReceiverTap:
             fast_stats._add(sequence_number, timestamp)
         else:
             stats.add(packet)
-        if marker:
-            # aiortc notes when each source last ended a frame (getSynchronizationSources, which keeps the
-            # last 10 s): here at most every ACTIVE_SSRC_RESOLUTION_S, as a new datetime each time is dear.
-            now = _monotonic()
-            noted = self._noted.get(ssrc)
-            if noted is None or now - <double>noted >= ACTIVE_SSRC_RESOLUTION_S:
-                self._noted[ssrc] = now
-                self._active[ssrc] = self._now_datetime()
+        # aiortc notes when each source last sent a packet (getSynchronizationSources, which keeps the last
+        # 10 s): here at most every ACTIVE_SSRC_RESOLUTION_S, as a new datetime each time is dear.
+        now = _monotonic_now()
+        noted = self._noted.get(ssrc)
+        if noted is None or now - <double>noted >= ACTIVE_SSRC_RESOLUTION_S:
+            self._noted[ssrc] = now
+            self._active[ssrc] = self._now_datetime()
         if self._tracker is not None:
             if self._tracker._add(sequence_number):
                 self._send_nacks(ssrc)
@@ -1846,13 +1851,6 @@ cdef enum:
 
 cdef int _EVENT_READ = selectors.EVENT_READ
 cdef int _EVENT_WRITE = selectors.EVENT_WRITE
-
-
-cdef inline double _monotonic_now() noexcept nogil:
-    # time.monotonic()'s clock, which is the event loop's.
-    cdef timespec now
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return now.tv_sec + now.tv_nsec * 1e-9
 
 
 cdef class MediaPoller:

@@ -304,3 +304,6 @@ async def test_rtcp_reports_go_both_ways_and_give_the_round_trip_time(call: Call
     # ...the participant's by the compiled path.
     transceivers = server_pc.getTransceivers()
     assert all(rtp_link(dtls).on_rtcp.handled > 0 for dtls in {t.receiver.transport for t in transceivers})
+    # The server's receivers of alice's audio and video know her sources (aiortc's getSynchronizationSources).
+    receivers = [t.receiver for t in transceivers if t.receiver._RTCRtpReceiver__started]
+    assert sorted(len(r.getSynchronizationSources()) for r in receivers) == [1, 1]
