@@ -138,6 +138,10 @@ cdef char _rx_buffer[MAX_DATAGRAM]
 _VP8_KEYFRAME_START_CODE = b"\x9d\x01\x2a"
 
 
+cdef inline uint32_t _be16(const uint8_t *p) noexcept nogil:
+    return (<uint32_t>p[0] << 8) | <uint32_t>p[1]
+
+
 cdef inline uint32_t _be32(const uint8_t *p) noexcept nogil:
     return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | <uint32_t>p[3]
 
@@ -212,7 +216,7 @@ cdef RelayedPacket _parse(const uint8_t *data, Py_ssize_t size):
     if first & 0x10:
         if size < pos + 4:
             raise ValueError("RTP packet has truncated extension profile / length")
-        pos += 4 + 4 * ((<Py_ssize_t>data[pos + 2] << 8) | data[pos + 3])
+        pos += 4 + 4 * <Py_ssize_t>_be16(data + pos + 2)
     end = size
     if first & 0x20:
         end -= data[size - 1]
@@ -221,7 +225,7 @@ cdef RelayedPacket _parse(const uint8_t *data, Py_ssize_t size):
     packet = RelayedPacket.__new__(RelayedPacket)
     packet.payload_type = data[1] & 0x7F
     packet.marker = data[1] >> 7
-    packet.sequence_number = (data[2] << 8) | data[3]
+    packet.sequence_number = _be16(data + 2)
     packet.timestamp = _be32(data + 4)
     packet.ssrc = _be32(data + 8)
     packet.payload = PyBytes_FromStringAndSize(<const char *>data + pos, end - pos)
@@ -1184,10 +1188,6 @@ cdef object _receiver_logger = logging.getLogger("aiortc.rtcrtpreceiver")
 cdef object _sender_logger = logging.getLogger("aiortc.rtcrtpsender")
 cdef object _wall_time = time.time
 cdef double _rtt_alpha = _RTT_ALPHA
-
-
-cdef inline uint32_t _be16(const uint8_t *p) noexcept nogil:
-    return (<uint32_t>p[0] << 8) | <uint32_t>p[1]
 
 
 cdef bint _sdes_valid(const uint8_t *data, Py_ssize_t size, int count) noexcept:
