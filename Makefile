@@ -58,6 +58,8 @@ bench: $(STAMP) system-deps
 	$(PY) bench/api.py
 	$(PY) bench/signaling.py
 	$(PY) bench/relay.py
+	@# ... and a media worker per core, each with 150 streams (the load generators share the cores)
+	$(PY) bench/relay.py --no-compare --workers $$(nproc) --generators $$(nproc) --steps 150
 	$(PY) bench/recorder.py
 
 lint: $(STAMP)

@@ -112,12 +112,18 @@ every cycle the relay leaves (when it falls behind, its sent fps shows it and th
 Measured, two workers and two generators at 150 streams per worker, the machine at 1.82-1.85 of its 2
 cores (2026-12-02): relay-added latency p95 10.8 ms at niceness 0, 4.1 ms at 10.
 
+``--no-compare`` leaves MediaRelay out and ramps Jiayi only: ``make bench`` runs the comparison above with
+one worker, then ``--no-compare --workers N --generators N --steps 150`` with N the machine's cores, so
+that every core runs a worker at the 150 streams per worker asked for (the generators share the cores;
+measured 2026-12-03: 150 streams each, the workers at 0.41-0.43 of a core, p95 6.1 ms, the machine at
+1.68 of its 2 cores). Its JSON has ``ratio`` and the other MediaRelay keys null.
+
 The last line is JSON with ``jiayi_cpu_s_per_stream_s``, ``mediarelay_cpu_s_per_stream_s``, ``ratio``,
 ``jiayi_max_streams``, ``jiayi_latency_p95_ms`` and more.
 
     .venv/bin/python bench/relay.py [--quick] [--workers 1] [--generators 1] [--compare-streams N]
-        [--compare-steps 2,4,6,8,10,12,14,16] [--steps 50,100,150,175,200] [--settle 4] [--measure 6] [--pin]
-        [--generator-nice 10]
+        [--compare-steps 2,4,6,8,10,12,14,16] [--no-compare] [--steps 50,100,150,175,200] [--settle 4]
+        [--measure 6] [--pin] [--generator-nice 10]
 """
 
 from __future__ import annotations
@@ -396,6 +402,78 @@ def stop_baseline(process: subprocess.Popen[str]) -> None:
         process.wait(15)
 
 
+def compare(
+    generators: Generators,
+    baseline: tuple[int, str, str],
+    pids: list[int],
+    urls: list[str],
+    token: str,
+    args: argparse.Namespace,
+    baseline_steps: list[int],
+) -> tuple[dict[str, Any], dict[str, Any], str, list[tuple[dict[str, Any], dict[str, Any] | None]]]:
+    """MediaRelay and Jiayi at the same loads: (MediaRelay's row and Jiayi's at the compared load, the rule
+    that picked it, every step's pair). `baseline` is MediaRelay's process id, RPC address and token."""
+    baseline_pid, baseline_url, baseline_token = baseline
+    # Same load on both relays: each step is measured on MediaRelay, then on Jiayi, each with streams of
+    # its own, one right after the other (the machine's speed drifts over minutes).
+    compare_steps = [args.compare_streams] if args.compare_streams else baseline_steps
+    same_load: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    for streams in compare_steps:
+        stock_row = run_load(
+            generators, [baseline_pid], [baseline_url], baseline_token, streams, args.settle, args.measure
+        )
+        show("mediarelay", stock_row)
+        generators.clear()
+        jiayi_row = None
+        if stock_row["held"] or args.compare_streams:
+            jiayi_row = run_load(generators, pids, urls, token, streams, args.settle, args.measure)
+            show("jiayi", jiayi_row)
+            generators.clear()
+        same_load.append((stock_row, jiayi_row))
+        if not stock_row["held"]:
+            break
+    stock_held = [pair for pair in same_load if pair[0]["held"] and pair[1] is not None]
+    if args.compare_streams:
+        compare_rule = f"--compare-streams {args.compare_streams} (given)"
+        stock, jiayi_compare = same_load[0]
+    elif stock_held:
+        compare_rule = "the largest step MediaRelay held at >= 29 fps in this run"
+        stock, jiayi_compare = stock_held[-1]
+    else:
+        compare_rule = "MediaRelay held no step in this run: its first step, not held"
+        stock, jiayi_compare = same_load[0][0], None
+    if jiayi_compare is None:
+        jiayi_compare = run_load(generators, pids, urls, token, stock["streams"], args.settle, args.measure)
+        show("jiayi", jiayi_compare)
+        generators.clear()
+    stock_failed = next((pair[0] for pair in same_load if not pair[0]["held"]), None)
+    print(
+        "same load, CPU-s per relayed stream-second (fps mean):\n"
+        f"{'streams':>8} {'mediarelay':>18} {'jiayi':>18} {'ratio':>6}",
+        flush=True,
+    )
+    for stock_row, jiayi_row in same_load:
+        line = (
+            f"{stock_row['streams']:8d} {stock_row['cpu_s_per_stream_s']:9.4f} ({stock_row['fps_mean']:4.1f})"
+            + ("   " if stock_row["held"] else " x ")
+        )
+        if jiayi_row is not None:
+            line += f" {jiayi_row['cpu_s_per_stream_s']:9.4f} ({jiayi_row['fps_mean']:4.1f})"
+            if stock_row["held"] and jiayi_row["cpu_s_per_stream_s"] > 0:
+                line += f" {stock_row['cpu_s_per_stream_s'] / jiayi_row['cpu_s_per_stream_s']:6.1f}"
+        print(line, flush=True)
+    print(
+        f"compared at {stock['streams']} streams: {compare_rule}"
+        + (
+            f"; MediaRelay's next step failed, limited by the {limiting(stock_failed)}"
+            if stock_failed
+            else ""
+        ),
+        flush=True,
+    )
+    return stock, jiayi_compare, compare_rule, same_load
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter steps (about a minute)")
@@ -409,6 +487,11 @@ def main() -> None:
         "ramping it over --compare-steps)",
     )
     parser.add_argument("--compare-steps", default="2,4,6,8,10,12,14,16")
+    parser.add_argument(
+        "--no-compare",
+        action="store_true",
+        help="ramp Jiayi only, without MediaRelay (make bench's run with a worker per core)",
+    )
     parser.add_argument("--steps", default="50,100,150,175,200")
     parser.add_argument("--settle", type=float, default=4.0)
     parser.add_argument("--measure", type=float, default=6.0)
@@ -456,75 +539,30 @@ def main() -> None:
         flush=True,
     )
     rows: dict[str, Any] = {}
-    token = secrets.token_urlsafe(24)
-    baseline, baseline_url = start_baseline(token)
-    assert baseline.pid is not None
-    if pinned:
-        pin(baseline.pid, cores[0])
+    baseline = None
     try:
-        # Same load on both relays: each step is measured on MediaRelay, then on Jiayi, each with streams of
-        # its own, one right after the other (the machine's speed drifts over minutes).
-        compare_steps = [args.compare_streams] if args.compare_streams else baseline_steps
+        stock: dict[str, Any] | None = None
+        jiayi: dict[str, Any] | None = None
+        compare_rule = "not compared (--no-compare)"
         same_load: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
-        for streams in compare_steps:
-            stock_row = run_load(
-                generators, [baseline.pid], [baseline_url], token, streams, args.settle, args.measure
+        stock_held: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+        if not args.no_compare:
+            baseline_token = secrets.token_urlsafe(24)
+            baseline, baseline_url = start_baseline(baseline_token)
+            assert baseline.pid is not None
+            if pinned:
+                pin(baseline.pid, cores[0])
+            stock, jiayi, compare_rule, same_load = compare(
+                generators,
+                (baseline.pid, baseline_url, baseline_token),
+                pids,
+                urls,
+                pool.rpc_token,
+                args,
+                baseline_steps,
             )
-            show("mediarelay", stock_row)
-            generators.clear()
-            jiayi_row = None
-            if stock_row["held"] or args.compare_streams:
-                jiayi_row = run_load(
-                    generators, pids, urls, pool.rpc_token, streams, args.settle, args.measure
-                )
-                show("jiayi", jiayi_row)
-                generators.clear()
-            same_load.append((stock_row, jiayi_row))
-            if not stock_row["held"]:
-                break
-        stock_held = [pair for pair in same_load if pair[0]["held"] and pair[1] is not None]
-        if args.compare_streams:
-            compare_rule = f"--compare-streams {args.compare_streams} (given)"
-            stock, jiayi_compare = same_load[0]
-        elif stock_held:
-            compare_rule = "the largest step MediaRelay held at >= 29 fps in this run"
-            stock, jiayi_compare = stock_held[-1]
-        else:
-            compare_rule = "MediaRelay held no step in this run: its first step, not held"
-            stock, jiayi_compare = same_load[0][0], None
-        if jiayi_compare is None:
-            jiayi_compare = run_load(
-                generators, pids, urls, pool.rpc_token, stock["streams"], args.settle, args.measure
-            )
-            show("jiayi", jiayi_compare)
-            generators.clear()
-        jiayi = jiayi_compare
-        stock_failed = next((pair[0] for pair in same_load if not pair[0]["held"]), None)
-        print(
-            "same load, CPU-s per relayed stream-second (fps mean):\n"
-            f"{'streams':>8} {'mediarelay':>18} {'jiayi':>18} {'ratio':>6}",
-            flush=True,
-        )
-        for stock_row, jiayi_row in same_load:
-            line = (
-                f"{stock_row['streams']:8d} {stock_row['cpu_s_per_stream_s']:9.4f} ({stock_row['fps_mean']:4.1f})"
-                + ("   " if stock_row["held"] else " x ")
-            )
-            if jiayi_row is not None:
-                line += f" {jiayi_row['cpu_s_per_stream_s']:9.4f} ({jiayi_row['fps_mean']:4.1f})"
-                if stock_row["held"] and jiayi_row["cpu_s_per_stream_s"] > 0:
-                    line += f" {stock_row['cpu_s_per_stream_s'] / jiayi_row['cpu_s_per_stream_s']:6.1f}"
-            print(line, flush=True)
-        print(
-            f"compared at {stock['streams']} streams: {compare_rule}"
-            + (
-                f"; MediaRelay's next step failed, limited by the {limiting(stock_failed)}"
-                if stock_failed
-                else ""
-            ),
-            flush=True,
-        )
-        stop_baseline(baseline)
+            stop_baseline(baseline)
+            stock_held = [pair for pair in same_load if pair[0]["held"] and pair[1] is not None]
         # Jiayi ramps up, the steps counting streams per worker process (each worker gets as many); after
         # the first step not held, two steps halve the gap to the last held one (streams are only ever
         # added, so those restart the ramp).
@@ -575,13 +613,18 @@ def main() -> None:
             )
         )
         print(note, flush=True)
+        # Without the comparison, Jiayi's own figures are those of its largest load held.
+        compared = stock is not None and jiayi is not None
+        if jiayi is None:
+            jiayi = best
+        stock_cpu = stock["cpu_s_per_stream_s"] if stock else None
         rows = {
             "jiayi_cpu_s_per_stream_s": jiayi["cpu_s_per_stream_s"],
-            "mediarelay_cpu_s_per_stream_s": stock["cpu_s_per_stream_s"],
-            "ratio": round(stock["cpu_s_per_stream_s"] / jiayi["cpu_s_per_stream_s"], 1)
-            if jiayi["cpu_s_per_stream_s"] > 0
+            "mediarelay_cpu_s_per_stream_s": stock_cpu,
+            "ratio": round(stock_cpu / jiayi["cpu_s_per_stream_s"], 1)
+            if compared and stock_cpu and jiayi["cpu_s_per_stream_s"] > 0
             else None,
-            "compare_streams": stock["streams"],
+            "compare_streams": stock["streams"] if stock else None,
             "compare_rule": compare_rule,
             "mediarelay_max_streams": max((p[0]["streams"] for p in stock_held), default=0),
             # Every step of the same-load comparison: MediaRelay's ramp, and Jiayi at each step it held.
@@ -603,7 +646,7 @@ def main() -> None:
                 for stock_row, jiayi_row in same_load
             ],
             "jiayi_fps_mean": jiayi["fps_mean"],
-            "mediarelay_fps_mean": stock["fps_mean"],
+            "mediarelay_fps_mean": stock["fps_mean"] if stock else None,
             "jiayi_latency_p50_ms": best["latency_p50_ms"],
             "jiayi_latency_p95_ms": best["latency_p95_ms"],
             "jiayi_latency_as_read_p95_ms": best["latency_as_read_p95_ms"],
@@ -612,14 +655,14 @@ def main() -> None:
                 (r["latency_p95_ms"] for r in held if r["streams"] == TARGET["streams_per_worker"] * workers),
                 None,
             ),
-            "mediarelay_latency_p50_ms": stock["latency_p50_ms"],
-            "mediarelay_latency_p95_ms": stock["latency_p95_ms"],
+            "mediarelay_latency_p50_ms": stock["latency_p50_ms"] if stock else None,
+            "mediarelay_latency_p95_ms": stock["latency_p95_ms"] if stock else None,
             # Streams per worker process (each worker had as many), and in all.
             "jiayi_max_streams": best_per_worker,
             "jiayi_max_streams_total": best_per_worker * workers,
             "jiayi_cpu_s_per_stream_s_at_max": best["cpu_s_per_stream_s"],
             # MediaRelay at `compare_streams` (the most it held) against Jiayi per stream at its largest load held.
-            "ratio_at_max": round(stock["cpu_s_per_stream_s"] / per_stream, 1) if per_stream > 0 else None,
+            "ratio_at_max": round(stock_cpu / per_stream, 1) if stock_cpu and per_stream > 0 else None,
             # The busiest worker's cores, and each worker's.
             "jiayi_worker_cpu_at_max": max(best["server_cpu_each"]),
             "jiayi_workers_cpu_at_max": best["server_cpu_each"],
@@ -635,7 +678,8 @@ def main() -> None:
             "target": TARGET,
         }
     finally:
-        stop_baseline(baseline)
+        if baseline is not None:
+            stop_baseline(baseline)
         generators.stop()
         loop.run_until_complete(pool.close())
         loop.close()
