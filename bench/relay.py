@@ -48,6 +48,9 @@ MediaRelay held 8 streams at 0.138, Jiayi took 0.0062 there and ``ratio`` was 22
 clone) MediaRelay held 10 at 0.126, its lowest there in any run, Jiayi took 0.0055 and ``ratio`` was 23.0.
 Four runs of the comparison alone (``--compare-steps 8,10,12``, generators at niceness 0, 10, 0, 10):
 MediaRelay held 10 streams in each (0.162, 0.159, 0.164, 0.157), ``ratio`` 27.1, 27.4, 26.1 and 26.3.
+Once incoming RTCP reports were read in C (2026-12-03), five full runs gave ``ratio`` 28.9, 28.4, 27.3
+(make bench, clean clone), 25.0 and 29.4: MediaRelay held 6, 10, 10, 4 and 10 streams, the 4 in a period
+when other work on the VM took 0.4-0.7 of its cores.
 
 Why Jiayi's figure at so few streams is what it is. At these loads Jiayi's cost per stream is dominated by
 waking up, once per packet burst: measured on the 2-core VM here, a process woken after 8 ms asleep spends
