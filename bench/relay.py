@@ -548,7 +548,6 @@ def main() -> None:
         jiayi: dict[str, Any] | None = None
         compare_rule = "not compared (--no-compare)"
         same_load: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
-        stock_held: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
         if not args.no_compare:
             baseline_token = secrets.token_urlsafe(24)
             baseline, baseline_url = start_baseline(baseline_token)
@@ -565,7 +564,7 @@ def main() -> None:
                 baseline_steps,
             )
             stop_baseline(baseline)
-            stock_held = [pair for pair in same_load if pair[0]["held"] and pair[1] is not None]
+        stock_held = [pair for pair in same_load if pair[0]["held"] and pair[1] is not None]
         # Jiayi ramps up, the steps counting streams per worker process (each worker gets as many); after
         # the first step not held, two steps halve the gap to the last held one (streams are only ever
         # added, so those restart the ramp).
@@ -616,18 +615,17 @@ def main() -> None:
             )
         )
         print(note, flush=True)
-        # Without the comparison, Jiayi's own figures are those of its largest load held.
-        compared = stock is not None and jiayi is not None
-        if jiayi is None:
-            jiayi = best
-        stock_cpu = stock["cpu_s_per_stream_s"] if stock else None
+        # Without the comparison, MediaRelay's figures are null and Jiayi's are those of its largest load held.
+        jiayi = jiayi or best
+        mediarelay = stock or {}
+        stock_cpu = mediarelay.get("cpu_s_per_stream_s")
         rows = {
             "jiayi_cpu_s_per_stream_s": jiayi["cpu_s_per_stream_s"],
             "mediarelay_cpu_s_per_stream_s": stock_cpu,
             "ratio": round(stock_cpu / jiayi["cpu_s_per_stream_s"], 1)
-            if compared and stock_cpu and jiayi["cpu_s_per_stream_s"] > 0
+            if stock_cpu and jiayi["cpu_s_per_stream_s"] > 0
             else None,
-            "compare_streams": stock["streams"] if stock else None,
+            "compare_streams": mediarelay.get("streams"),
             "compare_rule": compare_rule,
             "mediarelay_max_streams": max((p[0]["streams"] for p in stock_held), default=0),
             # Every step of the same-load comparison: MediaRelay's ramp, and Jiayi at each step it held.
@@ -649,7 +647,7 @@ def main() -> None:
                 for stock_row, jiayi_row in same_load
             ],
             "jiayi_fps_mean": jiayi["fps_mean"],
-            "mediarelay_fps_mean": stock["fps_mean"] if stock else None,
+            "mediarelay_fps_mean": mediarelay.get("fps_mean"),
             "jiayi_latency_p50_ms": best["latency_p50_ms"],
             "jiayi_latency_p95_ms": best["latency_p95_ms"],
             "jiayi_latency_as_read_p95_ms": best["latency_as_read_p95_ms"],
@@ -658,8 +656,8 @@ def main() -> None:
                 (r["latency_p95_ms"] for r in held if r["streams"] == TARGET["streams_per_worker"] * workers),
                 None,
             ),
-            "mediarelay_latency_p50_ms": stock["latency_p50_ms"] if stock else None,
-            "mediarelay_latency_p95_ms": stock["latency_p95_ms"] if stock else None,
+            "mediarelay_latency_p50_ms": mediarelay.get("latency_p50_ms"),
+            "mediarelay_latency_p95_ms": mediarelay.get("latency_p95_ms"),
             # Streams per worker process (each worker had as many), and in all.
             "jiayi_max_streams": best_per_worker,
             "jiayi_max_streams_total": best_per_worker * workers,
